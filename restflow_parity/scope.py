@@ -1,0 +1,152 @@
+"""Build an ASGI 3.0 HTTP connection scope from a WSGI environ.
+
+This is the one translation between the two stacks. ``EnsureScopeMiddleware``
+uses it to give WSGI requests a ``.scope``, and the async client uses it to turn
+the environ its request builder made into the scope it hands to Django's ASGI
+handler, so both stacks agree by construction.
+
+The shapes follow the asgiref HTTP spec and what uvicorn sends on the wire:
+``path`` is a UTF-8 decoded ``str`` that includes ``root_path``, ``raw_path`` and
+``query_string`` are percent-encoded ``bytes``, ``headers`` is a list of
+lower-case ``(bytes, bytes)`` pairs, and ports are ``int``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypedDict
+from urllib.parse import quote
+
+from django.http import HttpRequest
+
+__all__ = ["ASGI_SPEC_VERSION", "HTTPScope", "build_scope"]
+
+#: The HTTP sub-spec version we claim; uvicorn sends the same.
+ASGI_SPEC_VERSION = "2.3"
+
+# RFC 3986 ``pchar`` minus the unreserved set that ``quote`` never escapes:
+# what httpx and browsers leave unescaped in a path, so ``raw_path`` matches
+# the bytes a real client puts on the wire.
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+class HTTPScope(TypedDict, total=False):
+    """The keys of an ASGI HTTP connection scope that ``build_scope`` sets."""
+
+    type: str
+    asgi: dict[str, str]
+    http_version: str
+    method: str
+    scheme: str
+    path: str
+    raw_path: bytes
+    root_path: str
+    query_string: bytes
+    headers: list[tuple[bytes, bytes]]
+    client: tuple[str, int] | None
+    server: tuple[str, int | None] | None
+
+
+def build_scope(source: Mapping[str, Any] | HttpRequest) -> HTTPScope:
+    """Return the ASGI HTTP scope a real server would send for ``source``.
+
+    ``source`` is a WSGI environ, or a request built from one (its ``META``
+    is the environ). Optional environ keys may be missing: the scope is still
+    valid, with ``client=None`` or a ``server`` port of ``None``.
+    """
+    if isinstance(source, HttpRequest):
+        # WSGIRequest rewrites META's SCRIPT_NAME and PATH_INFO to decoded
+        # text; a raw environ still holds PEP 3333's latin-1 strings.
+        environ: Mapping[str, Any] = source.META
+        to_bytes = _text_bytes
+    else:
+        environ = source
+        to_bytes = _wsgi_bytes
+    script_name = to_bytes(environ.get("SCRIPT_NAME", ""))
+    path = script_name + to_bytes(environ.get("PATH_INFO", ""))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": ASGI_SPEC_VERSION},
+        "http_version": _http_version(environ.get("SERVER_PROTOCOL")),
+        "method": str(environ.get("REQUEST_METHOD", "GET")).upper(),
+        "scheme": str(environ.get("wsgi.url_scheme") or "http"),
+        # Servers decode with replacement, never fail: Django, not the scope
+        # builder, decides what a broken path means.
+        "path": path.decode("utf-8", "replace"),
+        "raw_path": _raw_path(environ, path),
+        "root_path": script_name.decode("utf-8", "replace"),
+        "query_string": _wsgi_bytes(environ.get("QUERY_STRING", "")),
+        "headers": _headers(environ),
+        "client": _client(environ),
+        "server": _server(environ),
+    }
+
+
+def _wsgi_bytes(value: str | bytes) -> bytes:
+    # PEP 3333 carries raw bytes as latin-1 ``str``; anything outside latin-1
+    # can only have come from a test that wrote text, so keep it as UTF-8.
+    if isinstance(value, bytes):
+        return value
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
+
+
+def _text_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8")
+
+
+def _http_version(protocol: str | None) -> str:
+    if not protocol:
+        return "1.1"
+    version = protocol.rpartition("/")[2]
+    # ASGI spells HTTP/2 as "2", not "2.0".
+    return "2" if version in ("2", "2.0") else version
+
+
+def _raw_path(environ: Mapping[str, Any], path: bytes) -> bytes:
+    # gunicorn sets RAW_URI and uWSGI REQUEST_URI: the request target exactly
+    # as received. Without one, re-encode the decoded path the way clients do.
+    raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw_uri:
+        return _wsgi_bytes(raw_uri).partition(b"?")[0]
+    return quote(path, safe=_PATH_SAFE).encode("ascii")
+
+
+def _headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
+    headers = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            # Django's test client always sets HTTP_COOKIE, even to "" when it
+            # holds no cookies; a real client sends no header at all then.
+            if key == "HTTP_COOKIE" and not value:
+                continue
+            name = key[5:].lower().replace("_", "-")
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            name = key.lower().replace("_", "-")
+        else:
+            continue
+        headers.append((name.encode("latin-1"), _wsgi_bytes(str(value))))
+    return headers
+
+
+def _port(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _client(environ: Mapping[str, Any]) -> tuple[str, int] | None:
+    host = environ.get("REMOTE_ADDR")
+    if not host:
+        return None
+    return (str(host), _port(environ.get("REMOTE_PORT")) or 0)
+
+
+def _server(environ: Mapping[str, Any]) -> tuple[str, int | None] | None:
+    name = environ.get("SERVER_NAME")
+    if not name:
+        return None
+    return (str(name), _port(environ.get("SERVER_PORT")))

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ProductsConfig(AppConfig):
+    name = "products"
+
+    def ready(self) -> None:
+        from products import cache_rules  # noqa: F401
