@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -16,7 +17,10 @@ MIDDLEWARE_PATH = "restflow_parity.middleware.EnsureScopeMiddleware"
 
 @register(Tags.compatibility)
 def check_middleware(
-    app_configs: list[AppConfig] | None = None, **kwargs: Any
+    *,
+    app_configs: Sequence[AppConfig] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
 ) -> list[CheckMessage]:
     """Warn when the middleware is missing from MIDDLEWARE or listed twice."""
     found = [entry for entry in settings.MIDDLEWARE if _is_ensure_scope(entry)]

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import trustme
-
 from servers import RunningServer, uvicorn_thread
 
 

@@ -54,5 +54,5 @@ def test_manage_py_check_reports_it() -> None:
     out = StringIO()
     call_command("check", stdout=out, stderr=out)
     assert "restflow_parity.W001" in out.getvalue()
-    with pytest.raises(SystemCheckError, match="restflow_parity.W001"):
+    with pytest.raises(SystemCheckError, match=r"restflow_parity\.W001"):
         call_command("check", fail_level="WARNING", stdout=out, stderr=out)

@@ -14,14 +14,19 @@ from typing import Any
 import httpx
 import pytest
 from django.test import Client
-
 from fidelity_corpus import CORPUS, Case
 from products.views import RECORDED_SCOPES
 from servers import RunningServer
 
 # Headers a real HTTP client adds on its own, which an in-process request only
 # has when the test sets them. X-Probe is our recording key.
-TRANSPORT_HEADERS = {b"host", b"user-agent", b"accept", b"accept-encoding", b"connection"}
+TRANSPORT_HEADERS = {
+    b"host",
+    b"user-agent",
+    b"accept",
+    b"accept-encoding",
+    b"connection",
+}
 COMPARED_KEYS = (
     "type",
     "http_version",
@@ -80,7 +85,9 @@ def through_test_client(case: Case, client: Any) -> dict[str, Any]:
 
 def assert_scopes_agree(ours: dict[str, Any], real: dict[str, Any]) -> None:
     for key in COMPARED_KEYS:
-        assert ours[key] == real[key], f"{key}: ours={ours[key]!r} uvicorn={real[key]!r}"
+        assert ours[key] == real[key], (
+            f"{key}: ours={ours[key]!r} uvicorn={real[key]!r}"
+        )
     assert header_multiset(ours) == header_multiset(real)
     assert type(ours["server"][1]) is type(real["server"][1]) is int
     assert type(ours["client"][1]) is type(real["client"][1]) is int

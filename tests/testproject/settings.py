@@ -77,7 +77,10 @@ def database_from_url(url: str) -> dict[str, object]:
             "PORT": str(parts.port or ""),
         }
     if parts.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path or ":memory:"}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": parts.path or ":memory:",
+        }
     raise ValueError(f"DATABASE_URL scheme {parts.scheme!r} is not supported here")
 
 

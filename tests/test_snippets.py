@@ -1,0 +1,107 @@
+"""Every file in settings_snippets/ is loaded or run, so a broken one fails CI."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from django.test import Client, override_settings
+
+from restflow_parity.checks import MIDDLEWARE_PATH, check_middleware
+
+SNIPPETS = Path(__file__).resolve().parent.parent / "settings_snippets"
+pytest_plugins = ["pytester"]
+
+
+def base_settings() -> dict[str, Any]:
+    """The test project's settings as a user's would be: without restflow-parity."""
+    from testproject import settings
+
+    namespace = {
+        name: getattr(settings, name) for name in dir(settings) if name.isupper()
+    }
+    namespace["INSTALLED_APPS"] = [
+        a for a in settings.INSTALLED_APPS if a != "restflow_parity"
+    ]
+    namespace["MIDDLEWARE"] = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    return namespace
+
+
+def load_snippet(name: str) -> dict[str, Any]:
+    namespace = base_settings()
+    source = (SNIPPETS / name).read_text()
+    exec(compile(source, str(SNIPPETS / name), "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name", ["test_settings_sync.py", "test_settings_async.py"])
+def test_settings_snippet_installs_app_and_middleware(name: str) -> None:
+    loaded = load_snippet(name)
+    assert "restflow_parity" in loaded["INSTALLED_APPS"]
+    assert loaded["MIDDLEWARE"][0] == MIDDLEWARE_PATH
+    with override_settings(MIDDLEWARE=loaded["MIDDLEWARE"]):
+        assert check_middleware() == []
+        response = Client().get("/whoami/")
+        assert response.json()["has_scope"] is True
+
+
+def test_settings_snippet_is_idempotent() -> None:
+    namespace = load_snippet("test_settings_sync.py")
+    exec((SNIPPETS / "test_settings_sync.py").read_text(), namespace)
+    assert namespace["MIDDLEWARE"].count(MIDDLEWARE_PATH) == 1
+
+
+def test_async_snippet_names_an_asgi_application() -> None:
+    assert load_snippet("test_settings_async.py")["ASGI_APPLICATION"].endswith(
+        ".application"
+    )
+
+
+def test_pytest_ini_snippet_runs_a_django_project(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The outer run exported its own settings module; the snippet must choose.
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE")
+    ini = configparser.ConfigParser()
+    ini.read(SNIPPETS / "pytest.ini")
+    settings_module = ini["pytest"]["DJANGO_SETTINGS_MODULE"]
+    package = settings_module.rsplit(".", 1)[0].replace(".", "/")
+    for part in range(1, len(package.split("/")) + 1):
+        pytester.mkpydir("/".join(package.split("/")[:part]))
+    pytester.path.joinpath(*settings_module.split(".")).with_suffix(".py").write_text(
+        "SECRET_KEY = 'x'\n"
+        "INSTALLED_APPS = ['django.contrib.contenttypes', 'django.contrib.auth', "
+        "'restflow_parity']\n"
+        "MIDDLEWARE = ['restflow_parity.middleware.EnsureScopeMiddleware']\n"
+        "DATABASES = {'default': {'ENGINE': 'django.db.backends.sqlite3', "
+        "'NAME': ':memory:'}}\n"
+        "ROOT_URLCONF = 'urls'\n"
+        "USE_TZ = True\n"
+    )
+    pytester.makepyfile(
+        urls="from django.http import JsonResponse\n"
+        "from django.urls import path\n"
+        "def scope(request):\n"
+        "    return JsonResponse({'type': request.scope['type']})\n"
+        "urlpatterns = [path('s/', scope)]\n",
+        test_snippet="def test_scope(client):\n"
+        "    assert client.get('/s/').json() == {'type': 'http'}\n",
+    )
+    pytester.path.joinpath("pytest.ini").write_text(
+        (SNIPPETS / "pytest.ini").read_text()
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+
+
+def test_github_actions_snippet_runs_each_stack() -> None:
+    workflow = yaml.safe_load((SNIPPETS / "github-actions.yml").read_text())
+    job = workflow["jobs"]["tests"]
+    assert job["strategy"]["matrix"]["stack"] == ["sync", "async"]
+    commands = [step.get("run", "") for step in job["steps"]]
+    assert any("pytest" in command or "nox" in command for command in commands)
+    envs = [step.get("env", {}) for step in job["steps"]]
+    assert {"RESTFLOW_PARITY_MODE": "${{ matrix.stack }}"} in envs
