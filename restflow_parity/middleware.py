@@ -7,16 +7,17 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.functional import cached_property
 
-from restflow_parity.scope import build_scope
+from restflow_parity.scope import HTTPScope, build_scope
 
-__all__ = ["EnsureScopeMiddleware"]
+__all__ = ["EnsureScopeMiddleware", "LazyScope", "ensure_scope"]
 
 _GetResponse = Callable[[HttpRequest], Any]
 
 
 class EnsureScopeMiddleware:
-    """Attach ``request.scope`` to WSGI requests, built by ``build_scope``.
+    """Give WSGI requests a ``request.scope`` built by ``build_scope``.
 
     ASGI requests already carry the server's scope and are left untouched, so
     the middleware can sit in MIDDLEWARE for both stacks. It serves sync and
@@ -49,10 +50,34 @@ class EnsureScopeMiddleware:
         return response
 
 
+class LazyScope(HttpRequest):
+    """Mixin whose ``scope`` is built from ``META`` on first read, then kept."""
+
+    @cached_property
+    def scope(self) -> HTTPScope:
+        return build_scope(self)
+
+
+_lazy_classes: dict[type[HttpRequest], type[HttpRequest]] = {}
+
+
+def _lazy_scope_class(request_class: type[HttpRequest]) -> type[HttpRequest]:
+    lazy = _lazy_classes.get(request_class)
+    if lazy is None:
+        # Same name and module, so reprs and tracebacks still say WSGIRequest.
+        lazy = type(
+            request_class.__name__,
+            (LazyScope, request_class),
+            {"__module__": request_class.__module__},
+        )
+        _lazy_classes[request_class] = lazy
+    return lazy
+
+
 def ensure_scope(request: HttpRequest) -> None:
-    """Give ``request`` a ``scope`` unless a server already did."""
-    # Measured (benchmarks/bench_scope.py): building eagerly costs a few
-    # microseconds, well under the 3% budget, and a plain dict attribute keeps
-    # ``request.scope`` identical in type to the one an ASGI server sends.
-    if not hasattr(request, "scope"):
-        request.scope = build_scope(request)  # type: ignore[attr-defined]
+    """Give ``request`` a lazy ``scope`` unless a server already gave it one."""
+    # Lazy, because most views never read the scope: building it costs a few
+    # microseconds, a class swap a fraction of one (benchmarks/bench_scope.py).
+    if isinstance(request, LazyScope) or hasattr(request, "scope"):
+        return
+    request.__class__ = _lazy_scope_class(type(request))

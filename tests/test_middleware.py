@@ -85,3 +85,23 @@ def test_real_uvicorn_scope_is_not_replaced(uvicorn_server: object) -> None:
     # uvicorn's own scope: a real ephemeral client port and its "state" dict.
     assert scope["client"][1] != 0
     assert "state" in scope
+
+
+def test_scope_is_built_on_first_read_and_kept() -> None:
+    from django.core.handlers.wsgi import WSGIRequest
+
+    request = RequestFactory().get("/lazy/")
+    EnsureScopeMiddleware(ok)(request)
+    assert isinstance(request, WSGIRequest)
+    assert type(request).__name__ == "WSGIRequest"
+    assert "scope" not in request.__dict__
+    first = request.scope  # type: ignore[attr-defined]
+    assert first["path"] == "/lazy/"
+    assert request.scope is first  # type: ignore[attr-defined]
+
+
+def test_middleware_listed_twice_does_not_build_the_scope() -> None:
+    request = RequestFactory().get("/twice/")
+    EnsureScopeMiddleware(EnsureScopeMiddleware(ok))(request)
+    assert "scope" not in request.__dict__
+    assert request.scope["path"] == "/twice/"  # type: ignore[attr-defined]

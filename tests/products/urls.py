@@ -7,6 +7,7 @@ router = SimpleRouter()
 router.register("api/products", views.ProductViewSet, basename="product")
 
 urlpatterns = [
+    path("ping/", views.ping, name="ping"),
     path("whoami/", views.whoami, name="whoami"),
     re_path(r"^scope/(?P<rest>.*)$", views.scope_echo, name="scope-echo"),
     path("async/products/", views.async_product_names, name="async-products"),

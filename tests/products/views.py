@@ -38,6 +38,12 @@ class ProductViewSet(viewsets.ModelViewSet):
         return Response(data)
 
 
+@api_view(["GET"])
+def ping(request: Request) -> Response:
+    """The smallest DRF view: the benchmarks' baseline request."""
+    return Response({"ok": True})
+
+
 @api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def whoami(request: Request) -> Response:
     """Who DRF thinks is calling, and how the body was parsed."""
