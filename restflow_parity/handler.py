@@ -1,0 +1,140 @@
+"""The in-process ASGI handler behind ``AsyncAPIClient``.
+
+It follows Django's real ``ASGIHandler`` where Django's own test handler does
+not: each request runs inside a ``ThreadSensitiveContext``, the response is
+closed in a thread-sensitive worker (the thread that owns the test's database
+connection), and every streaming body can be consumed with ``async for``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import IO, Any, cast
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.base import BaseHandler
+from django.core.handlers.wsgi import LimitedStream
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.http import HttpResponseBadRequest, HttpResponseBase
+from django.http.request import HttpRequest
+from django.test.client import conditional_content_removal
+
+from restflow_parity.scope import build_scope
+
+__all__ = ["AsyncClientHandler", "apply_force_auth", "connection_recycling_paused"]
+
+_pause_lock = threading.Lock()
+_pause_depth = 0
+_END = object()
+
+
+@contextmanager
+def connection_recycling_paused() -> Iterator[None]:
+    """Keep request signals from closing the test's database connections.
+
+    Django's handlers close "old" connections on request_started/finished. In
+    a test that would end the test's transaction, so the test clients unhook
+    that receiver. A depth count (not a plain disconnect/connect pair) keeps
+    concurrent requests (``asyncio.gather``) from re-hooking it under another.
+    """
+    global _pause_depth
+    with _pause_lock:
+        if _pause_depth == 0:
+            request_started.disconnect(close_old_connections)
+            request_finished.disconnect(close_old_connections)
+        _pause_depth += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pause_depth -= 1
+            if _pause_depth == 0:
+                request_started.connect(close_old_connections)
+                request_finished.connect(close_old_connections)
+
+
+def apply_force_auth(request: HttpRequest, user: Any, token: Any) -> None:
+    """Mark ``request`` as DRF does, so its authenticators are skipped."""
+    request._force_auth_user = user  # type: ignore[attr-defined]
+    request._force_auth_token = token  # type: ignore[attr-defined]
+
+
+async def _close(response: HttpResponseBase) -> None:
+    with connection_recycling_paused():
+        # Thread-sensitive: close() fires request_finished, whose receivers
+        # may use the ORM, and must see the test's connection.
+        await sync_to_async(response.close)()
+
+
+def _next_chunk(iterator: Iterator[bytes]) -> Any:
+    return next(iterator, _END)
+
+
+async def _async_stream(
+    response: Any, content: Any, is_async: bool
+) -> AsyncIterator[bytes]:
+    """Yield the body of any streaming response, then close it."""
+    try:
+        if is_async:
+            async for chunk in content:
+                yield chunk
+        else:
+            # Pull one chunk at a time in the thread that owns the test's
+            # connection: a sync generator may run ORM queries lazily.
+            pull = sync_to_async(_next_chunk)
+            iterator = iter(content)
+            while (chunk := await pull(iterator)) is not _END:
+                yield chunk
+    finally:
+        await _close(response)
+
+
+def body_stream(body: Any) -> IO[bytes]:
+    """The request body as ASGIRequest reads it; sized so large reads work."""
+    return cast(IO[bytes], LimitedStream(body, len(body)))
+
+
+class AsyncClientHandler(BaseHandler):
+    """Run a WSGI-style environ through Django's async request path."""
+
+    def __init__(self, enforce_csrf_checks: bool = True) -> None:
+        self.enforce_csrf_checks = enforce_csrf_checks
+        super().__init__()
+
+    async def __call__(
+        self, environ: dict[str, Any], force_user: Any = None, force_token: Any = None
+    ) -> HttpResponseBase:
+        if getattr(self, "_middleware_chain", None) is None:
+            self.load_middleware(is_async=True)
+        scope = build_scope(environ)
+        body = environ["wsgi.input"]
+        async with ThreadSensitiveContext():
+            with connection_recycling_paused():
+                await request_started.asend(sender=self.__class__, scope=scope)
+            try:
+                request = ASGIRequest(scope, body_stream(body))
+            except UnicodeDecodeError:
+                # What ASGIHandler answers for a query string that is not UTF-8.
+                bad = HttpResponseBadRequest()
+                bad.asgi_request = None  # type: ignore[attr-defined]
+                return bad
+            request._dont_enforce_csrf_checks = not self.enforce_csrf_checks  # type: ignore[attr-defined]
+            if force_user is not None or force_token is not None:
+                apply_force_auth(request, force_user, force_token)
+            response = await self.get_response_async(request)
+            conditional_content_removal(request, response)
+            response.asgi_request = request  # type: ignore[attr-defined]
+            if response.streaming:
+                response.streaming_content = _async_stream(
+                    # Read before assigning: the property then returns ours.
+                    response,
+                    response.streaming_content,
+                    response.is_async,
+                )  # type: ignore[attr-defined]
+            else:
+                await _close(response)
+        return response
