@@ -131,7 +131,7 @@ class RequestBuilder(Generic[T]):
         self.enforce_csrf_checks = enforce_csrf_checks
         self.defaults: dict[str, Any] = {
             **defaults,
-            **HttpHeaders.to_wsgi_names(headers or {}),
+            **_header_environ(headers),
         }
         self.default_query = merge_query("", query_params)
         self.cookies: SimpleCookie = SimpleCookie()
@@ -201,7 +201,7 @@ class RequestBuilder(Generic[T]):
             body=body,
             content_type=body_type,
             secure=secure,
-            extra={**extra, **HttpHeaders.to_wsgi_names(headers or {})},
+            extra={**extra, **_header_environ(headers)},
         )
 
     def environ(self, spec: RequestSpec) -> dict[str, Any]:
@@ -252,11 +252,20 @@ class RequestBuilder(Generic[T]):
         if response.status_code not in _REDIRECTS:
             return None
         chain.append((response.url, response.status_code))
+        response.redirect_chain = chain
         if chain[-1] in chain[:-1]:
             raise RedirectCycleError("Redirect loop detected.", last_response=response)
         if len(chain) > 20:
             raise RedirectCycleError("Too many redirects.", last_response=response)
         return redirect_spec(spec, response)
+
+
+def _header_environ(headers: Mapping[str, str] | None) -> dict[str, str]:
+    # Servers drop header names with underscores (Django's ASGIRequest since
+    # CVE-2026-3902, runserver and gunicorn before the environ): "X_User"
+    # would otherwise arrive as X-User and could spoof it, on either stack.
+    kept = {name: value for name, value in (headers or {}).items() if "_" not in name}
+    return dict(HttpHeaders.to_wsgi_names(kept))
 
 
 def _current_url(spec: RequestSpec) -> str:

@@ -1,7 +1,8 @@
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
-from products import views
+from products import async_api, views
 
 router = SimpleRouter()
 router.register("api/products", views.ProductViewSet, basename="product")
@@ -15,5 +16,12 @@ urlpatterns = [
     path("export.csv", views.export_csv, name="export-csv"),
     path("async/stream/", views.async_stream, name="async-stream"),
     path("redirect/", views.redirect_to, name="redirect"),
+    path("echo/", views.echo, name="echo"),
+    path("loop/", RedirectView.as_view(url="/loop/"), name="loop"),
+    path("csrf/", views.csrf, name="csrf"),
+    path("boom/", views.boom, name="boom"),
+    path("cookie/set/", views.set_cookie, name="set-cookie"),
+    path("cookie/show/", views.show_cookie, name="show-cookie"),
+    path("adrf/products/", async_api.adrf_products, name="adrf-products"),
     *router.urls,
 ]

@@ -14,7 +14,8 @@ from django.http import (
     JsonResponse,
     StreamingHttpResponse,
 )
-from django.views.decorators.csrf import csrf_exempt
+from django.middleware.csrf import get_token
+from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from rest_framework import viewsets
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -126,8 +127,48 @@ async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks(), content_type="text/plain")
 
 
+@csrf_exempt
 def redirect_to(request: HttpRequest) -> HttpResponseRedirect:
     status = int(request.GET.get("status", "302"))
     response = HttpResponseRedirect(request.GET.get("to", "/whoami/"))
     response.status_code = status
     return response
+
+
+@csrf_exempt
+def echo(request: HttpRequest) -> JsonResponse:
+    """What arrived: method, body, content type, host and selected META."""
+    return JsonResponse(
+        {
+            "method": request.method,
+            "body": request.body.decode("utf-8", "replace"),
+            "content_type": request.META.get("CONTENT_TYPE"),
+            "host": request.get_host(),
+            "secure": request.is_secure(),
+            "path": request.path,
+            "query": request.META.get("QUERY_STRING"),
+            "remote_addr": request.META.get("REMOTE_ADDR"),
+            "server_name": request.META.get("SERVER_NAME"),
+            "authorization": request.META.get("HTTP_AUTHORIZATION"),
+            "headers": {k: v for k, v in request.headers.items()},
+        }
+    )
+
+
+@ensure_csrf_cookie
+def csrf(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"token": get_token(request)})
+
+
+def boom(request: HttpRequest) -> HttpResponse:
+    raise ValueError("boom from the view")
+
+
+def set_cookie(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse("set")
+    response.set_cookie("flavour", request.GET.get("value", "oat"))
+    return response
+
+
+def show_cookie(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"flavour": request.COOKIES.get("flavour")})
