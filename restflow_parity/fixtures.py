@@ -1,4 +1,4 @@
-"""User-visible pytest fixtures. Each has a one-line docstring for ``pytest --fixtures``."""
+"""User-visible pytest fixtures, each with a one-line docstring for ``--fixtures``."""
 
 from __future__ import annotations
 
