@@ -42,3 +42,11 @@ def uvicorn_server(
             return servers[key]
 
         yield get
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """The product list is cached in LocMemCache; never let it cross tests."""
+    from django.core.cache import cache
+
+    cache.clear()
