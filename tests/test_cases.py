@@ -8,9 +8,9 @@ from typing import Any
 
 from django.core.cache import cache
 from django.test import SimpleTestCase
-
 from products.cache_rules import PRODUCT_LIST_KEY
 from products.models import Product
+
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPISimpleTestCase,

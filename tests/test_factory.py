@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.core.handlers.asgi import ASGIRequest
-from rest_framework.test import APIRequestFactory
-
 from products.async_api import adrf_products
 from products.models import Product
 from products.views import ProductViewSet, async_product_names, whoami
+from rest_framework.test import APIRequestFactory
+
 from restflow_parity.scope import build_scope
 from restflow_parity.test import (
     AsyncAPIRequestFactory,

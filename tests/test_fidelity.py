@@ -13,10 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 from fidelity_corpus import CORPUS, Case
 from products.views import RECORDED_SCOPES
 from servers import RunningServer
+
+from restflow_parity.test import AsyncAPIClient
 
 # Headers a real HTTP client adds on its own, which an in-process request only
 # has when the test sets them. X-Probe is our recording key.
@@ -83,6 +86,28 @@ def through_test_client(case: Case, client: Any) -> dict[str, Any]:
     return RECORDED_SCOPES.pop(probe)
 
 
+def through_async_client(case: Case) -> dict[str, Any]:
+    probe = f"async-{case.id}"
+    headers: dict[str, str] = {"X-Probe": probe}
+    for name, value in case.headers:
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    extra: dict[str, Any] = {}
+    if case.root_path:
+        extra["SCRIPT_NAME"] = case.root_path
+    if case.body or case.content_type:
+        extra.update(data=case.body, content_type=case.content_type)
+    verb = getattr(AsyncAPIClient(), case.method.lower())
+    path = case.path + (f"?{case.query}" if case.query else "")
+
+    async def send() -> Any:
+        return await verb(path, secure=case.https, headers=headers, **extra)
+
+    response = async_to_sync(send)()
+    assert response.status_code == 200
+    # The client builds its own RAW_URI; it must not need the corpus' hint.
+    return RECORDED_SCOPES.pop(probe)
+
+
 def assert_scopes_agree(ours: dict[str, Any], real: dict[str, Any]) -> None:
     for key in COMPARED_KEYS:
         assert ours[key] == real[key], (
@@ -102,6 +127,21 @@ def test_sync_stack_scope_matches_uvicorn(
     real = over_uvicorn(case, server)
     ours = through_test_client(case, Client())
     assert_scopes_agree(ours, real)
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case.id for case in CORPUS])
+def test_async_client_scope_matches_uvicorn(
+    case: Case, uvicorn_server: Callable[..., RunningServer]
+) -> None:
+    server = uvicorn_server(root_path=case.root_path, tls=case.https)
+    real = over_uvicorn(case, server)
+    ours = through_async_client(case)
+    assert_scopes_agree(ours, real)
+    # Tuples where uvicorn sends tuples, and the spec version it claims.
+    assert ours["asgi"] == {
+        "version": "3.0",
+        "spec_version": real["asgi"]["spec_version"],
+    }
 
 
 def test_corpus_is_large_enough() -> None:
