@@ -19,7 +19,11 @@ from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import LimitedStream
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.http import HttpResponseBadRequest, HttpResponseBase
+from django.http import (
+    HttpResponseBadRequest,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 
@@ -128,13 +132,11 @@ class AsyncClientHandler(BaseHandler):
             response = await self.get_response_async(request)
             conditional_content_removal(request, response)
             response.asgi_request = request  # type: ignore[attr-defined]
-            if response.streaming:
-                response.streaming_content = _async_stream(
-                    # Read before assigning: the property then returns ours.
-                    response,
-                    response.streaming_content,
-                    response.is_async,
-                )  # type: ignore[attr-defined]
+            if isinstance(response, StreamingHttpResponse):
+                # Read the content before assigning: the property then
+                # returns our wrapper.
+                content, is_async = response.streaming_content, response.is_async
+                response.streaming_content = _async_stream(response, content, is_async)
             else:
                 await _close(response)
         return response
