@@ -260,6 +260,15 @@ class RequestBuilder(Generic[T]):
         return redirect_spec(spec, response)
 
 
+def refuse_follow(follow: bool) -> None:
+    """Factories build requests without sending them, so nothing can follow."""
+    if follow:
+        raise TypeError(
+            "A request factory sends nothing, so it cannot follow redirects: "
+            "use a client, as in `await AsyncAPIClient().get(..., follow=True)`."
+        )
+
+
 def _header_environ(headers: Mapping[str, str] | None) -> dict[str, str]:
     # Servers drop header names with underscores (Django's ASGIRequest since
     # CVE-2026-3902, runserver and gunicorn before the environ): "X_User"

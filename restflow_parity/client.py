@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, NoReturn
 
+from asgiref.sync import async_to_sync
 from django.core.signals import got_request_exception
-from django.http import HttpResponseBase
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import signals
 from django.test.client import (  # type: ignore[attr-defined]
     ClientMixin,
@@ -21,7 +23,7 @@ from django.utils.functional import SimpleLazyObject
 from restflow_parity.builder import RequestBuilder, RequestSpec
 from restflow_parity.handler import AsyncClientHandler
 
-__all__ = ["AsyncAPIClient", "MissingAwaitError", "PendingResponse"]
+__all__ = ["AsyncAPIClient", "ClientBase", "MissingAwaitError", "PendingResponse"]
 
 
 class MissingAwaitError(TypeError):
@@ -82,24 +84,34 @@ class PendingResponse:
             )
 
 
-def _refuse_in_event_loop(name: str, instead: str) -> None:
+def in_event_loop() -> bool:
+    """Whether this thread is running an event loop (an async test body)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return
-    raise RuntimeError(
-        f"AsyncAPIClient.{name}() uses the database synchronously and cannot "
-        f"run inside an async test or event loop. Use `await client.{instead}()`."
-    )
+        return False
+    return True
 
 
-class AsyncAPIClient(ClientMixin, RequestBuilder[PendingResponse]):
-    """An async test client for DRF: ``format=``, credentials, force-auth.
+def _refuse_in_event_loop(client: object, name: str, instead: str) -> None:
+    if in_event_loop():
+        raise RuntimeError(
+            f"{type(client).__name__}.{name}() uses the database synchronously "
+            "and cannot run inside an async test or event loop. Use "
+            f"`await client.{instead}()`."
+        )
 
-    Requests are built by the same path as the sync stack's and handed to
-    Django's async handler as spec-shaped ASGI scopes. Every verb returns a
-    ``PendingResponse`` to ``await``.
+
+class ClientBase(ClientMixin, RequestBuilder[Any]):
+    """What the sync and async stacks' clients share, beyond building requests.
+
+    Authentication state, response bookkeeping and error messages live here
+    once, so client state behaves the same on both stacks.
     """
+
+    #: Whether verbs return ``PendingResponse`` (for ``async def`` bodies) or
+    #: finished responses (for ``def`` bodies). The mode runner sets it.
+    awaitable: bool
 
     def __init__(
         self,
@@ -108,30 +120,17 @@ class AsyncAPIClient(ClientMixin, RequestBuilder[PendingResponse]):
         **defaults: Any,
     ) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
-        self.handler = AsyncClientHandler(enforce_csrf_checks)
         self.raise_request_exception = raise_request_exception
         self.exc_info: Any = None
         self._force_user: Any = None
         self._force_token: Any = None
 
-    # --- sending -------------------------------------------------------------
+    def _describe(self, spec: RequestSpec) -> str:
+        return f"{type(self).__name__}.{spec.method.lower()}({spec.path!r})"
 
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> PendingResponse:
-        description = f"AsyncAPIClient.{spec.method.lower()}({spec.path!r})"
-        return PendingResponse(partial(self._request, spec, follow), description)
-
-    async def _request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
-        response = await self._send(spec)
-        if follow:
-            chain: list[tuple[str, int]] = []
-            while (spec_next := self._next_hop(spec, response, chain)) is not None:
-                spec = spec_next
-                response = await self._send(spec)
-            response.redirect_chain = chain  # type: ignore[attr-defined]
-        return response
-
-    async def _send(self, spec: RequestSpec) -> HttpResponseBase:
-        environ = self.environ(spec)
+    @contextmanager
+    def _recording(self, environ: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Collect rendered templates and view exceptions for one request."""
         rendered: dict[str, Any] = {}
         uid = f"restflow-parity-{id(environ)}"
         signals.template_rendered.connect(
@@ -139,13 +138,16 @@ class AsyncAPIClient(ClientMixin, RequestBuilder[PendingResponse]):
         )
         got_request_exception.connect(self.store_exc_info, dispatch_uid=uid)
         try:
-            response = await self.handler(environ, self._force_user, self._force_token)
+            yield rendered
         finally:
             signals.template_rendered.disconnect(dispatch_uid=uid)
             got_request_exception.disconnect(dispatch_uid=uid)
+
+    def _finish(
+        self, response: Any, environ: dict[str, Any], rendered: dict[str, Any]
+    ) -> None:
         self.check_exception(response)
         decorate_response(self, response, environ, rendered)
-        return response
 
     # --- authentication state -----------------------------------------------
 
@@ -175,18 +177,80 @@ class AsyncAPIClient(ClientMixin, RequestBuilder[PendingResponse]):
 
     def logout(self) -> None:
         """Sync twin of ``alogout()``, for use outside an event loop."""
-        _refuse_in_event_loop("logout", "alogout")
+        _refuse_in_event_loop(self, "logout", "alogout")
         self._force_user = self._force_token = None
         self._credentials = {}
         super().logout()
 
     def login(self, **credentials: Any) -> bool:
-        _refuse_in_event_loop("login", "alogin")
+        _refuse_in_event_loop(self, "login", "alogin")
         return super().login(**credentials)
 
     def force_login(self, user: Any, backend: str | None = None) -> None:
-        _refuse_in_event_loop("force_login", "aforce_login")
+        _refuse_in_event_loop(self, "force_login", "aforce_login")
         super().force_login(user, backend)
+
+
+class AsyncAPIClient(ClientBase):
+    """An async test client for DRF: ``format=``, credentials, force-auth.
+
+    Requests are built by the same path as the sync stack's and handed to
+    Django's async handler as spec-shaped ASGI scopes. Every verb returns a
+    ``PendingResponse`` to ``await``.
+    """
+
+    awaitable = True
+
+    def __init__(
+        self,
+        enforce_csrf_checks: bool = False,
+        raise_request_exception: bool = True,
+        **defaults: Any,
+    ) -> None:
+        super().__init__(enforce_csrf_checks, raise_request_exception, **defaults)
+        self.handler = AsyncClientHandler(enforce_csrf_checks)
+
+    def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
+        if self.awaitable:
+            send = partial(self._request, spec, follow)
+            return PendingResponse(send, self._describe(spec))
+        if in_event_loop():
+            raise RuntimeError(
+                f"{self._describe(spec)} was set up for a def test body and cannot "
+                "block inside an event loop: in an async def body, `await` it."
+            )
+        # A def body on the async stack: run the request on a loop in a worker
+        # thread while this thread serves the ORM, as Django's runner does.
+        return async_to_sync(self._request_drained)(spec, follow)
+
+    async def _request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+        response = await self._send(spec)
+        if follow:
+            chain: list[tuple[str, int]] = []
+            while (spec_next := self._next_hop(spec, response, chain)) is not None:
+                spec = spec_next
+                response = await self._send(spec)
+            response.redirect_chain = chain  # type: ignore[attr-defined]
+        return response
+
+    async def _request_drained(
+        self, spec: RequestSpec, follow: bool
+    ) -> HttpResponseBase:
+        # The loop ends with this call, so a streaming body is read now and
+        # handed to the def body as a plain iterable of the same chunks.
+        response = await self._request(spec, follow)
+        if isinstance(response, StreamingHttpResponse):
+            stream: Any = response.streaming_content  # always async: see handler
+            chunks = [chunk async for chunk in stream]
+            response.streaming_content = chunks
+        return response
+
+    async def _send(self, spec: RequestSpec) -> HttpResponseBase:
+        environ = self.environ(spec)
+        with self._recording(environ) as rendered:
+            response = await self.handler(environ, self._force_user, self._force_token)
+        self._finish(response, environ, rendered)
+        return response
 
 
 def check_user(user: Any) -> None:

@@ -13,7 +13,7 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from restflow_parity.builder import RequestBuilder, RequestSpec
+from restflow_parity.builder import RequestBuilder, RequestSpec, refuse_follow
 from restflow_parity.client import check_user
 from restflow_parity.handler import apply_force_auth, body_stream
 from restflow_parity.scope import build_scope
@@ -29,11 +29,7 @@ class AsyncAPIRequestFactory(RequestBuilder[ASGIRequest]):
     """
 
     def _dispatch(self, spec: RequestSpec, follow: bool) -> ASGIRequest:
-        if follow:
-            raise TypeError(
-                "A request factory sends nothing, so it cannot follow "
-                "redirects: use AsyncAPIClient(...).get(..., follow=True)."
-            )
+        refuse_follow(follow)
         environ = self.environ(spec)
         body = environ["wsgi.input"]
         request = ASGIRequest(build_scope(environ), body_stream(body))

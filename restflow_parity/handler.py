@@ -77,6 +77,15 @@ def _next_chunk(iterator: Iterator[bytes]) -> Any:
     return next(iterator, _END)
 
 
+async def aiter_blocking(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Iterate a sync stream from async code, one chunk per thread hop."""
+    # Each pull runs in the thread that owns the test's connection: a sync
+    # generator may run ORM queries lazily, between chunks.
+    pull = sync_to_async(_next_chunk)
+    while (chunk := await pull(iterator)) is not _END:
+        yield chunk
+
+
 async def _async_stream(
     response: Any, content: Any, is_async: bool
 ) -> AsyncIterator[bytes]:
@@ -86,11 +95,7 @@ async def _async_stream(
             async for chunk in content:
                 yield chunk
         else:
-            # Pull one chunk at a time in the thread that owns the test's
-            # connection: a sync generator may run ORM queries lazily.
-            pull = sync_to_async(_next_chunk)
-            iterator = iter(content)
-            while (chunk := await pull(iterator)) is not _END:
+            async for chunk in aiter_blocking(iter(content)):
                 yield chunk
     finally:
         with connection_recycling_paused():
