@@ -55,7 +55,8 @@ async def main() -> None:
     print(f"AsyncAPIClient,     DRF GET: {us['ours']:.1f} us/request")
     # Ratio of each round's pair, then the median: drift between rounds cancels.
     paired = statistics.median(
-        ours / django for ours, django in zip(timings["ours"], timings["django"])
+        ours / django
+        for ours, django in zip(timings["ours"], timings["django"], strict=True)
     )
     print(
         f"ratio ours/django (median of per-round ratios): {paired:.3f} (target <= 1.05)"

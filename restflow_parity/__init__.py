@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
+from restflow_parity.modes import run_both_modes
+
+__all__ = ["__version__", "run_both_modes"]
 __version__ = "0.1.0"

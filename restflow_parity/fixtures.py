@@ -2,4 +2,106 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from restflow_parity.live import AsyncLiveServer
+
+__all__: list[str] = [
+    "_async_live_server_session",
+    "async_api_client",
+    "async_api_rf",
+    "async_live_server",
+    "parity_client",
+    "parity_mode",
+    "parity_rf",
+]
+
+
+@pytest.fixture(scope="session")
+def _async_live_server_session(django_db_setup: None) -> Iterator[AsyncLiveServer]:
+    """The session's ASGI live server; tests use ``async_live_server``."""
+    # After django_db_setup, so an in-memory test database exists to share.
+    from restflow_parity.live import AsyncLiveServer
+
+    server = AsyncLiveServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def async_live_server(
+    _async_live_server_session: AsyncLiveServer, transactional_db: None
+) -> Iterator[AsyncLiveServer]:
+    """A real ASGI server (uvicorn by default) in a thread; its URL is ``.url``."""
+    # Function-scoped over a session-scoped server: depending on
+    # transactional_db by name is what makes pytest-django create the test
+    # database for this test, sort it with the transactional tests and flush
+    # after it, as it does for its own live_server.
+    __tracebackhide__ = True
+    server = _async_live_server_session
+    server.modified_settings.enable()
+    try:
+        yield server
+        # Let requests still in flight finish, so their errors are this test's.
+        server.thread.wait_idle()
+        server.thread.raise_errors()
+    finally:
+        server.modified_settings.disable()
+
+
+# --- clients, factories and parity modes -------------------------------------
+
+
+@pytest.fixture
+def async_api_client() -> Any:
+    """An ``AsyncAPIClient``: ``await async_api_client.get(...)``."""
+    from restflow_parity.client import AsyncAPIClient
+
+    return AsyncAPIClient()
+
+
+@pytest.fixture
+def async_api_rf() -> Any:
+    """An ``AsyncAPIRequestFactory``; its verbs return ``ASGIRequest`` objects."""
+    from restflow_parity.factory import AsyncAPIRequestFactory
+
+    return AsyncAPIRequestFactory()
+
+
+@pytest.fixture
+def parity_mode(request: pytest.FixtureRequest) -> str:
+    """The stack a ``@run_both_modes`` test runs on: ``"sync"`` or ``"async"``."""
+    __tracebackhide__ = True
+    mode = getattr(request, "param", None)
+    if mode is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses parity_mode (or parity_client/"
+            "parity_rf) without @run_both_modes. Decorate the test with "
+            "@run_both_modes (from restflow_parity import run_both_modes), or "
+            "use async_api_client / pytest-django's client directly."
+        )
+    return str(mode)
+
+
+@pytest.fixture
+def parity_client(request: pytest.FixtureRequest, parity_mode: str) -> Any:
+    """The mode's client: awaitable in ``async def`` tests, blocking in ``def``."""
+    from asgiref.sync import iscoroutinefunction
+
+    from restflow_parity.modes import make_client
+
+    awaitable = iscoroutinefunction(request.function)
+    return make_client(parity_mode, awaitable)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def parity_rf(parity_mode: str) -> Any:
+    """The mode's request factory (WSGI or ASGI requests)."""
+    from restflow_parity.modes import make_factory
+
+    return make_factory(parity_mode)  # type: ignore[arg-type]

@@ -19,6 +19,8 @@ from restflow_parity.factory import (
     arun_view,
     force_authenticate,
 )
+from restflow_parity.modes import run_both_modes
+from restflow_parity.sync_client import SyncAPIClient, SyncAPIRequestFactory
 
 __all__ = [
     "AsyncAPIClient",
@@ -29,6 +31,9 @@ __all__ = [
     "AsyncAPITransactionTestCase",
     "MissingAwaitError",
     "PendingResponse",
+    "SyncAPIClient",
+    "SyncAPIRequestFactory",
     "arun_view",
     "force_authenticate",
+    "run_both_modes",
 ]
