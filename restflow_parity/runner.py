@@ -31,6 +31,7 @@ class ParityDiscoverRunner(DiscoverRunner):
             parse_mode(parity_mode, "--parity-mode")
             os.environ[ENV_VAR] = parity_mode
         parse_mode(os.environ.get(ENV_VAR))  # fail before any test runs
+        self._parity_tests: list[unittest.TestCase] = []
 
     @classmethod
     def add_arguments(cls, parser: ArgumentParser) -> None:
@@ -41,11 +42,16 @@ class ParityDiscoverRunner(DiscoverRunner):
             help=f"Stacks for @run_both_modes tests (default: ${ENV_VAR} or both).",
         )
 
+    def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
+        # Listed before running: a suite drops its tests as it runs them.
+        self._parity_tests = list(_iter_tests(suite))
+        return super().run_suite(suite, **kwargs)
+
     def suite_result(
         self, suite: unittest.TestSuite, result: Any, **kwargs: Any
     ) -> int:
         tally = ParityTally()
-        for test in _iter_tests(suite):
+        for test in self._parity_tests:
             tally.add_unittest(test, "passed")
         for test, _ in (*result.failures, *result.errors):
             tally.add_unittest(test, "failed")

@@ -376,6 +376,7 @@ def _postgres_note() -> str:
 
 
 def test_runs_against_the_configured_database(project: pytest.Pytester) -> None:
+    vendor = "postgresql" if _postgres_note() == "postgres" else "sqlite"
     project.makepyfile(
         test_vendor=textwrap.dedent(
             f"""
@@ -384,8 +385,7 @@ def test_runs_against_the_configured_database(project: pytest.Pytester) -> None:
 
             @pytest.mark.django_db
             def test_vendor():
-                expected = {"postgresql" if _postgres_note() == "postgres" else "sqlite"!r}
-                assert connection.vendor == expected
+                assert connection.vendor == {vendor!r}
             """
         )
     )
