@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from asgiref.sync import async_to_sync
 from django.test import Client
 from fidelity_corpus import CORPUS, Case
 from products.views import RECORDED_SCOPES
 from servers import RunningServer
 
-from restflow_parity.test import AsyncAPIClient
+from restflow_parity.modes import make_client
 
 # Headers a real HTTP client adds on its own, which an in-process request only
 # has when the test sets them. X-Probe is our recording key.
@@ -86,8 +85,9 @@ def through_test_client(case: Case, client: Any) -> dict[str, Any]:
     return RECORDED_SCOPES.pop(probe)
 
 
-def through_async_client(case: Case) -> dict[str, Any]:
-    probe = f"async-{case.id}"
+def through_parity_client(case: Case, mode: str) -> dict[str, Any]:
+    """Send ``case`` with the mode's client, as @run_both_modes would."""
+    probe = f"{mode}-client-{case.id}"
     headers: dict[str, str] = {"X-Probe": probe}
     for name, value in case.headers:
         headers[name] = f"{headers[name]},{value}" if name in headers else value
@@ -96,15 +96,13 @@ def through_async_client(case: Case) -> dict[str, Any]:
         extra["SCRIPT_NAME"] = case.root_path
     if case.body or case.content_type:
         extra.update(data=case.body, content_type=case.content_type)
-    verb = getattr(AsyncAPIClient(), case.method.lower())
+    # A def body's client: the async stack's runs its own loop per request.
+    client = make_client(mode, awaitable=False)  # type: ignore[arg-type]
+    verb = getattr(client, case.method.lower())
     path = case.path + (f"?{case.query}" if case.query else "")
-
-    async def send() -> Any:
-        return await verb(path, secure=case.https, headers=headers, **extra)
-
-    response = async_to_sync(send)()
+    response = verb(path, secure=case.https, headers=headers, **extra)
     assert response.status_code == 200
-    # The client builds its own RAW_URI; it must not need the corpus' hint.
+    # The clients build their own RAW_URI; they need no hint from the corpus.
     return RECORDED_SCOPES.pop(probe)
 
 
@@ -129,13 +127,14 @@ def test_sync_stack_scope_matches_uvicorn(
     assert_scopes_agree(ours, real)
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", CORPUS, ids=[case.id for case in CORPUS])
-def test_async_client_scope_matches_uvicorn(
-    case: Case, uvicorn_server: Callable[..., RunningServer]
+def test_parity_clients_scope_matches_uvicorn(
+    case: Case, mode: str, uvicorn_server: Callable[..., RunningServer]
 ) -> None:
     server = uvicorn_server(root_path=case.root_path, tls=case.https)
     real = over_uvicorn(case, server)
-    ours = through_async_client(case)
+    ours = through_parity_client(case, mode)
     assert_scopes_agree(ours, real)
     # Tuples where uvicorn sends tuples, and the spec version it claims.
     assert ours["asgi"] == {
