@@ -40,6 +40,7 @@ DRF = {
     "3.18": "djangorestframework>=3.18,<3.19",
 }
 DATABASES = {"sqlite": "", "postgres": "postgres://postgres@127.0.0.1:5432/postgres"}
+STACKS = ("sync", "async")
 
 
 def _supported(python: str, django: str) -> bool:
@@ -48,22 +49,39 @@ def _supported(python: str, django: str) -> bool:
 
 
 MATRIX = [
-    nox.param(python, django, drf, db, id=f"{python}-dj{django}-drf{drf}-{db}")
+    nox.param(
+        python, django, drf, db, stack, id=f"{python}-dj{django}-drf{drf}-{db}-{stack}"
+    )
     for python in PYTHONS
     for django in DJANGO
     for drf in DRF
     for db in DATABASES
+    for stack in STACKS
     if _supported(python, django)
 ]
 
 
-@nox.session
-@nox.parametrize("python,django,drf,db", MATRIX)
-def tests(session: nox.Session, django: str, drf: str, db: str) -> None:
-    """The test suite on one Python/Django/DRF/database combination."""
-    session.install("-e", ".[dev]", DJANGO[django], DRF[drf])
+def _pytest(session: nox.Session, stack: str, db: str = "sqlite") -> None:
     env = {"DATABASE_URL": os.environ.get("DATABASE_URL", DATABASES[db])}
-    session.run("python", "-m", "pytest", *session.posargs, env=env)
+    session.run(
+        "python", "-m", "pytest", "--parity-mode", stack, *session.posargs, env=env
+    )
+
+
+@nox.session
+@nox.parametrize("python,django,drf,db,stack", MATRIX)
+def tests(session: nox.Session, django: str, drf: str, db: str, stack: str) -> None:
+    """The suite on one Python/Django/DRF/database/stack combination."""
+    session.install("-e", ".[dev]", DJANGO[django], DRF[drf])
+    _pytest(session, stack, db)
+
+
+@nox.session(python=PYTHONS[-1])
+@nox.parametrize("stack", [nox.param(stack, id=stack) for stack in STACKS])
+def stack(session: nox.Session, stack: str) -> None:
+    """The suite on one stack with the newest supported versions (CI jobs)."""
+    session.install("-e", ".[dev]")
+    _pytest(session, stack)
 
 
 @nox.session(python=PYTHONS[-1])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import configparser
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +100,35 @@ def test_pytest_ini_snippet_runs_a_django_project(
     result.assert_outcomes(passed=1)
 
 
-def test_github_actions_snippet_runs_each_stack() -> None:
+def nox_sessions(noxfile: Path) -> list[str]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "-l", "-f", str(noxfile)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return re.findall(r"^[*-] (\S+)", listed.stdout, re.M)
+
+
+def test_noxfile_snippet_has_a_session_per_stack() -> None:
+    assert nox_sessions(SNIPPETS / "noxfile.py") == ["tests(sync)", "tests(async)"]
+
+
+def test_github_actions_snippet_runs_each_stacks_nox_session() -> None:
     workflow = yaml.safe_load((SNIPPETS / "github-actions.yml").read_text())
     job = workflow["jobs"]["tests"]
-    assert job["strategy"]["matrix"]["stack"] == ["sync", "async"]
-    commands = [step.get("run", "") for step in job["steps"]]
-    assert any("pytest" in command or "nox" in command for command in commands)
-    envs = [step.get("env", {}) for step in job["steps"]]
-    assert {"RESTFLOW_PARITY_MODE": "${{ matrix.stack }}"} in envs
+    stacks = job["strategy"]["matrix"]["stack"]
+    assert stacks == ["sync", "async"]
+    (command,) = [
+        step["run"] for step in job["steps"] if "nox -s" in step.get("run", "")
+    ]
+    sessions = nox_sessions(SNIPPETS / "noxfile.py")
+    for stack in stacks:
+        assert command.replace("${{ matrix.stack }}", stack).split('"')[1] in sessions
+
+
+def test_project_noxfile_has_the_stack_sessions_ci_uses() -> None:
+    sessions = nox_sessions(SNIPPETS.parent / "noxfile.py")
+    assert {"stack(sync)", "stack(async)", "lint", "types"} <= set(sessions)
+    assert "tests(3.13-dj6.1-drf3.18-postgres-async)" in sessions
+    assert not any("3.11-dj6" in name for name in sessions)
