@@ -112,6 +112,7 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
     #: Whether verbs return ``PendingResponse`` (for ``async def`` bodies) or
     #: finished responses (for ``def`` bodies). The mode runner sets it.
     awaitable: bool
+    handler_class: Callable[[bool], Any]
 
     def __init__(
         self,
@@ -120,10 +121,34 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         **defaults: Any,
     ) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
+        self.handler = self.handler_class(enforce_csrf_checks)
         self.raise_request_exception = raise_request_exception
         self.exc_info: Any = None
         self._force_user: Any = None
         self._force_token: Any = None
+
+    def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
+        if self.awaitable:
+            send = partial(self._arequest, spec, follow)
+            return PendingResponse(send, self._describe(spec))
+        if in_event_loop():
+            verb = spec.method.lower()
+            raise RuntimeError(
+                f"{self._describe(spec)} blocks, and it was called inside an "
+                f"event loop (an async def test body). Write `await "
+                f"self.client.{verb}(...)`: under @run_both_modes the mode's "
+                "client is awaitable in async bodies. Elsewhere use "
+                "AsyncAPIClient, or a def test."
+            )
+        return self._blocking_request(spec, follow)
+
+    async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+        """Send ``spec`` for an ``async def`` body."""
+        raise NotImplementedError
+
+    def _blocking_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+        """Send ``spec`` for a ``def`` body."""
+        raise NotImplementedError
 
     def _describe(self, spec: RequestSpec) -> str:
         return f"{type(self).__name__}.{spec.method.lower()}({spec.path!r})"
@@ -200,30 +225,14 @@ class AsyncAPIClient(ClientBase):
     """
 
     awaitable = True
+    handler_class = AsyncClientHandler
 
-    def __init__(
-        self,
-        enforce_csrf_checks: bool = False,
-        raise_request_exception: bool = True,
-        **defaults: Any,
-    ) -> None:
-        super().__init__(enforce_csrf_checks, raise_request_exception, **defaults)
-        self.handler = AsyncClientHandler(enforce_csrf_checks)
-
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
-        if self.awaitable:
-            send = partial(self._request, spec, follow)
-            return PendingResponse(send, self._describe(spec))
-        if in_event_loop():
-            raise RuntimeError(
-                f"{self._describe(spec)} was set up for a def test body and cannot "
-                "block inside an event loop: in an async def body, `await` it."
-            )
+    def _blocking_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
         # A def body on the async stack: run the request on a loop in a worker
         # thread while this thread serves the ORM, as Django's runner does.
         return async_to_sync(self._request_drained)(spec, follow)
 
-    async def _request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+    async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
         response = await self._send(spec)
         if follow:
             chain: list[tuple[str, int]] = []
@@ -238,7 +247,7 @@ class AsyncAPIClient(ClientBase):
     ) -> HttpResponseBase:
         # The loop ends with this call, so a streaming body is read now and
         # handed to the def body as a plain iterable of the same chunks.
-        response = await self._request(spec, follow)
+        response = await self._arequest(spec, follow)
         if isinstance(response, StreamingHttpResponse):
             stream: Any = response.streaming_content  # always async: see handler
             chunks = [chunk async for chunk in stream]
@@ -248,7 +257,9 @@ class AsyncAPIClient(ClientBase):
     async def _send(self, spec: RequestSpec) -> HttpResponseBase:
         environ = self.environ(spec)
         with self._recording(environ) as rendered:
-            response = await self.handler(environ, self._force_user, self._force_token)
+            response: HttpResponseBase = await self.handler(
+                environ, self._force_user, self._force_token
+            )
         self._finish(response, environ, rendered)
         return response
 

@@ -9,7 +9,6 @@ one. ``EnsureScopeMiddleware`` then gives each request its ``.scope``.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import partial
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -18,7 +17,7 @@ from django.http import HttpResponseBase, StreamingHttpResponse
 from rest_framework.test import ForceAuthClientHandler
 
 from restflow_parity.builder import RequestBuilder, RequestSpec, refuse_follow
-from restflow_parity.client import ClientBase, PendingResponse, in_event_loop
+from restflow_parity.client import ClientBase
 from restflow_parity.handler import aiter_blocking
 
 __all__ = ["SyncAPIClient", "SyncAPIRequestFactory"]
@@ -34,30 +33,9 @@ class SyncAPIClient(ClientBase):
     """
 
     awaitable = False
+    handler_class = ForceAuthClientHandler
 
-    def __init__(
-        self,
-        enforce_csrf_checks: bool = False,
-        raise_request_exception: bool = True,
-        **defaults: Any,
-    ) -> None:
-        super().__init__(enforce_csrf_checks, raise_request_exception, **defaults)
-        self.handler = ForceAuthClientHandler(enforce_csrf_checks)
-
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
-        if self.awaitable:
-            send = partial(self._arequest, spec, follow)
-            return PendingResponse(send, self._describe(spec))
-        if in_event_loop():
-            raise RuntimeError(
-                f"{self._describe(spec)} blocks, and it was called inside an "
-                "event loop (an async def test). Under @run_both_modes write "
-                "`await self.client.get(...)`: the mode's client is awaitable in "
-                "async bodies. Elsewhere use AsyncAPIClient, or a def test."
-            )
-        return self._request(spec, follow)
-
-    def _request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+    def _blocking_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
         response = self._send(spec)
         if follow:
             chain: list[tuple[str, int]] = []
@@ -70,7 +48,7 @@ class SyncAPIClient(ClientBase):
     async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
         # Thread-sensitive: under Django's runner and the pytest plugin this
         # is the thread holding the test's connection and transaction.
-        response = await sync_to_async(self._request)(spec, follow)
+        response = await sync_to_async(self._blocking_request)(spec, follow)
         if isinstance(response, StreamingHttpResponse):
             content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
             response.streaming_content = aiter_blocking(content)
