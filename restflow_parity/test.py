@@ -19,16 +19,19 @@ from restflow_parity.factory import (
     arun_view,
     force_authenticate,
 )
+from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
 from restflow_parity.modes import run_both_modes
 from restflow_parity.sync_client import SyncAPIClient, SyncAPIRequestFactory
 
 __all__ = [
     "AsyncAPIClient",
+    "AsyncAPILiveServerTestCase",
     "AsyncAPIRequestFactory",
     "AsyncAPISimpleTestCase",
     "AsyncAPITestCase",
     "AsyncAPITestCaseMixin",
     "AsyncAPITransactionTestCase",
+    "AsyncLiveServer",
     "MissingAwaitError",
     "PendingResponse",
     "SyncAPIClient",

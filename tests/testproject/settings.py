@@ -77,9 +77,13 @@ def database_from_url(url: str) -> dict[str, object]:
             "PORT": str(parts.port or ""),
         }
     if parts.scheme == "sqlite":
+        # sqlite:////abs/path (or sqlite:///relative) tests on a file database
+        # at path + ".test"; sqlite:// on Django's in-memory test database.
+        name = parts.path[1:] or ":memory:"
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": parts.path or ":memory:",
+            "NAME": name,
+            "TEST": {"NAME": f"{name}.test"} if parts.path else {},
         }
     raise ValueError(f"DATABASE_URL scheme {parts.scheme!r} is not supported here")
 

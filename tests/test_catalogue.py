@@ -1,0 +1,169 @@
+"""docs/bad-input.md, row by row: each misuse and the message that names its fix."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import unittest
+import unittest.mock
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import SimpleTestCase, override_settings
+
+from restflow_parity import run_both_modes
+from restflow_parity.checks import check_middleware
+from restflow_parity.modes import ENV_VAR, ParityModeError, make_client
+from restflow_parity.test import (
+    AsyncAPIClient,
+    AsyncAPIRequestFactory,
+    AsyncAPITestCase,
+    MissingAwaitError,
+)
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-input.md"
+MIDDLEWARE = "restflow_parity.middleware.EnsureScopeMiddleware"
+
+
+def documented_keys() -> set[str]:
+    return set(re.findall(r"^\| `([a-z-]+)` \|", DOC.read_text(), re.M))
+
+
+class Catalogue(AsyncAPITestCase):
+    async def test_forgotten_await(self) -> None:
+        response = self.client.get("/echo/")
+        with self.assertRaisesMessage(MissingAwaitError, "add `await`, as in"):
+            _ = response.status_code
+        await response
+
+    def test_never_awaited(self) -> None:
+        pending = AsyncAPIClient().post("/echo/")
+        with self.assertWarnsMessage(RuntimeWarning, "add `await` in front"):
+            pending.__del__()
+        pending._awaited = True
+
+    async def test_format_and_content_type(self) -> None:
+        with self.assertRaisesMessage(AssertionError, "Pass format= or content_type="):
+            await self.client.post("/echo/", {}, format="json", content_type="x")
+
+    async def test_unknown_format(self) -> None:
+        with self.assertRaisesMessage(
+            AssertionError, "REST_FRAMEWORK['TEST_REQUEST_RENDERER_CLASSES']"
+        ):
+            await self.client.post("/echo/", {}, format="yaml")
+
+    async def test_non_serialisable_data(self) -> None:
+        with self.assertRaisesMessage(TypeError, "pass content_type="):
+            await self.client.post("/echo/", {"when": object()}, format="json")
+
+    async def test_format_on_get(self) -> None:
+        with self.assertRaisesMessage(TypeError, "use post()/put()/patch()"):
+            await self.client.get("/echo/", format="json")
+
+    async def test_body_on_get(self) -> None:
+        with self.assertRaisesMessage(TypeError, "data= becomes the query string"):
+            await self.client.get("/echo/", "raw body")
+
+    def test_bad_credentials_key(self) -> None:
+        with self.assertRaisesMessage(ValueError, "Did you mean HTTP_AUTHORIZATION"):
+            self.client.credentials(Authorization="Token x")
+
+    def test_force_auth_non_user(self) -> None:
+        with self.assertRaisesMessage(TypeError, "Fetch the user first"):
+            self.client.force_authenticate(user="khan")
+
+    def test_factory_follow(self) -> None:
+        with self.assertRaisesMessage(TypeError, "use a client"):
+            AsyncAPIRequestFactory().get("/echo/", follow=True)
+
+    async def test_blocking_call_in_async_body(self) -> None:
+        for mode in ("sync", "async"):
+            client = make_client(mode, awaitable=False)  # type: ignore[arg-type]
+            with self.assertRaisesMessage(RuntimeError, "`await self.client.get(...)`"):
+                client.get("/echo/")
+
+    async def test_sync_login_in_async_body(self) -> None:
+        with self.assertRaisesMessage(RuntimeError, "await client.alogin()"):
+            self.client.login(username="u", password="p")
+
+    async def test_logout_in_async_body(self) -> None:
+        with self.assertRaisesMessage(RuntimeError, "await client.alogout()"):
+            self.client.logout()
+
+    async def test_sync_capture_in_async_test(self) -> None:
+        with (
+            self.assertRaisesMessage(RuntimeError, "acaptureOnCommitCallbacks"),
+            self.captureOnCommitCallbacks(),
+        ):
+            pass
+
+    def test_decorate_non_test(self) -> None:
+        with self.assertRaisesMessage(TypeError, "must start with 'test'"):
+            run_both_modes(lambda: None)
+
+    def test_decorate_non_testcase_class(self) -> None:
+        with self.assertRaisesMessage(TypeError, "Subclass SimpleTestCase/TestCase"):
+            run_both_modes(type("Plain", (), {}))
+
+    def test_invalid_mode(self) -> None:
+        with (
+            unittest.mock.patch.dict("os.environ", {ENV_VAR: "wsgi"}),
+            self.assertRaisesMessage(
+                ParityModeError, "Valid values: both, sync, async"
+            ),
+        ):
+            run_both_modes(lambda: None)
+
+    def test_invalid_mode_option(self) -> None:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "test",
+                "--parity-mode",
+                "wsgi",
+                "--testrunner",
+                "restflow_parity.runner.ParityDiscoverRunner",
+            ],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "invalid choice: 'wsgi'" in done.stderr
+
+    @override_settings(MIDDLEWARE=[])
+    def test_middleware_missing(self) -> None:
+        (warning,) = check_middleware()
+        assert MIDDLEWARE in (warning.hint or "")
+
+    @override_settings(MIDDLEWARE=[MIDDLEWARE, MIDDLEWARE])
+    def test_middleware_twice(self) -> None:
+        (warning,) = check_middleware()
+        assert "Keep one entry" in (warning.hint or "")
+
+    @override_settings(RESTFLOW_PARITY_LIVE_SERVER="gunicorn")
+    def test_live_server_unknown(self) -> None:
+        from restflow_parity.live import selected_server
+
+        with pytest.raises(ImproperlyConfigured, match="pip install uvicorn"):
+            selected_server()
+
+
+def test_mode_fixture_outside_runner(request: pytest.FixtureRequest) -> None:
+    with pytest.raises(pytest.UsageError, match="Decorate the test with"):
+        request.getfixturevalue("parity_client")
+
+
+class EveryRowHasItsTest(SimpleTestCase):
+    def test_doc_and_tests_list_the_same_misuses(self) -> None:
+        names = [*dir(Catalogue), *globals()]
+        tested = {
+            name.removeprefix("test_").replace("_", "-")
+            for name in names
+            if name.startswith("test_")
+        }
+        assert documented_keys() == tested
+        assert len(tested) >= 20
