@@ -21,9 +21,11 @@ def manage_test(
     environment.pop("RESTFLOW_PARITY_MODE", None) if env is None else None
     environment["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
     url = environment.get("DATABASE_URL", "")
+    # Never the outer run's test database: Django would destroy it at the end.
     if url.startswith("postgres"):
-        # Never the outer run's database: Django would destroy test_<name>.
         environment["DATABASE_URL"] = urlsplit(url)._replace(path="/rp_runner").geturl()
+    elif url.startswith("sqlite:///"):
+        environment["DATABASE_URL"] = f"{url}-runner"
     return subprocess.run(
         [
             sys.executable,
