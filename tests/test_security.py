@@ -12,6 +12,7 @@ from rest_framework.test import APITestCase
 
 from restflow_parity import run_both_modes
 from restflow_parity.middleware import EnsureScopeMiddleware
+from restflow_parity.modes import selected_modes
 from restflow_parity.scope import build_scope
 
 
@@ -37,7 +38,7 @@ class FreshClientPerTest(SimpleTestCase):
         result = unittest.TestResult()
         unittest.defaultTestLoader.loadTestsFromTestCase(Leaky).run(result)
         assert result.wasSuccessful(), result.errors + result.failures
-        assert seen == {"sync": ({}, None, {}), "async": ({}, None, {})}
+        assert seen == {mode: ({}, None, {}) for mode in selected_modes()}
 
 
 @run_both_modes
