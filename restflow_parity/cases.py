@@ -42,11 +42,20 @@ class AsyncAPITestCaseMixin(SimpleTestCase):
     client: AsyncAPIClient  # type: ignore[assignment]
     async_client: AsyncAPIClient  # type: ignore[assignment]
 
-    def __init__(self, methodName: str = "runTest") -> None:
-        super().__init__(methodName)
-        method = getattr(self, methodName, None)
+    def __call__(self, result: Any = None) -> None:
+        self._install_async_hooks()
+        super().__call__(result)
+
+    def debug(self) -> None:
+        self._install_async_hooks()
+        super().debug()
+
+    def _install_async_hooks(self) -> None:
+        # When the test starts, not in __init__: test instances must stay
+        # picklable for Django's --parallel, and closures are not.
+        method = getattr(self, self._testMethodName, None)
         if method is not None and iscoroutinefunction(method):
-            setattr(self, methodName, self._with_async_hooks(method))
+            setattr(self, self._testMethodName, self._with_async_hooks(method))
 
     def _with_async_hooks(self, method: Callable[[], Any]) -> Callable[[], Any]:
         @functools.wraps(method)

@@ -173,9 +173,12 @@ def _split_class(cls: C) -> C:
 def _add_variants(owner: type, name: str, function: Callable[..., Any]) -> None:
     for mode in MODES:
         variant = _variant(function, mode)
-        variant.__name__ = variant.__qualname__ = f"{name}_{mode}"
+        variant.__name__ = f"{name}_{mode}"
+        # Where pickle finds it again: Django's --parallel pickles the tests.
+        variant.__qualname__ = f"{owner.__qualname__}.{variant.__name__}"
+        variant.__module__ = owner.__module__
         setattr(owner, variant.__name__, variant)
-    _hook_instances(owner)
+    _hook_runs(owner)
 
 
 def _variant(function: Callable[..., Any], mode: Mode) -> Callable[..., Any]:
@@ -209,27 +212,34 @@ def _skip_unless_selected(mode: Mode) -> None:
         )
 
 
-def _hook_instances(owner: type) -> None:
-    """Give each test instance its mode's client and factory before setUp()."""
+def _hook_runs(owner: type) -> None:
+    """Give each variant its mode's client and factory before setUp() runs.
+
+    Done when the test starts (``__call__``/``debug``), not when it is built,
+    so test instances stay picklable for Django's ``--parallel``.
+    """
     if getattr(owner, _HOOKED_ATTR, False):
-        return  # a hooked parent's __init__ already serves subclasses
-    original_init = owner.__init__  # type: ignore[misc]
-
-    def __init__(self: Any, methodName: str = "runTest") -> None:
-        original_init(self, methodName)
-        method = getattr(type(self), methodName, None)
-        mode = mode_of(method)
-        if mode is None:
-            return
-        self.mode = mode
-        kwargs = getattr(self, "parity_client_kwargs", {})
-        # Instance attributes: Django's _pre_setup assigns the class-level
-        # client, which these shadow for this one test.
-        self.client = make_client(mode, iscoroutinefunction(method), **kwargs)
-        self.factory = make_factory(mode)
-
-    owner.__init__ = __init__  # type: ignore[misc]
+        return  # a hooked parent's entry points already serve subclasses
+    for entry in ("__call__", "debug"):
+        setattr(owner, entry, _arming(getattr(owner, entry)))
     setattr(owner, _HOOKED_ATTR, True)
+
+
+def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(entry)
+    def armed(self: Any, *args: Any, **kwargs: Any) -> Any:
+        method = getattr(type(self), self._testMethodName, None)
+        mode = mode_of(method)
+        if mode is not None:
+            self.mode = mode
+            kwargs_ = getattr(self, "parity_client_kwargs", {})
+            # Instance attributes: Django's _pre_setup assigns the class-level
+            # client, which these shadow for this one test.
+            self.client = make_client(mode, iscoroutinefunction(method), **kwargs_)
+            self.factory = make_factory(mode)
+        return entry(self, *args, **kwargs)
+
+    return armed
 
 
 def _mark_pytest_function(function: F) -> F:

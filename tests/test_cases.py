@@ -177,6 +177,9 @@ class CaptureTests(AsyncAPITestCase):
 class SeedCacheOnTestCase(AsyncAPITestCase):
     """The seed guide's scenarios, on the test project's on_commit cache rule."""
 
+    def setUp(self) -> None:
+        cache.clear()  # the list cache outlives tests under Django's runner
+
     async def test_rolled_back_testcase_does_not_fire(self) -> None:
         first = await self.client.get("/api/products/")
         await Product.objects.acreate(name="Phone")
@@ -194,6 +197,9 @@ class SeedCacheOnTestCase(AsyncAPITestCase):
 
 
 class SeedCacheOnTransactionTestCase(AsyncAPITransactionTestCase):
+    def setUp(self) -> None:
+        cache.clear()
+
     async def test_transaction_testcase_fires(self) -> None:
         first = await self.client.get("/api/products/")
         await Product.objects.acreate(name="Phone")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.test import override_settings
 from products.models import Product
 from rest_framework.authtoken.models import Token
@@ -392,6 +393,9 @@ class RedirectTests(AsyncAPITestCase):
 
 
 class ResponseTests(AsyncAPITestCase):
+    def setUp(self) -> None:
+        cache.clear()  # the product list cache outlives tests under Django's runner
+
     async def test_response_carries_data_json_content_and_request(self) -> None:
         await Product.objects.acreate(name="Phone")
         response = await self.client.get("/api/products/")

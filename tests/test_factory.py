@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from products.async_api import adrf_products
 from products.models import Product
@@ -22,6 +23,7 @@ product_list = ProductViewSet.as_view({"get": "list", "post": "create"})
 
 class FactoryTests(AsyncAPITestCase):
     def setUp(self) -> None:
+        cache.clear()  # the product list cache outlives tests under Django's runner
         self.factory = AsyncAPIRequestFactory()
 
     def test_verbs_return_asgi_requests_synchronously(self) -> None:

@@ -40,6 +40,7 @@ class DrfSyncBodies(APITestCase):
     """A plain DRF APITestCase with def bodies, decorated per method."""
 
     def setUp(self) -> None:
+        cache.clear()  # the product list cache outlives tests under Django's runner
         # setUp already sees the mode's client.
         self.setup_client = self.client
 
@@ -109,6 +110,9 @@ class DrfSyncBodies(APITestCase):
 
 
 class AsyncBodies(AsyncAPITestCase):
+    def setUp(self) -> None:
+        cache.clear()  # the product list cache outlives tests under Django's runner
+
     @run_both_modes
     async def test_await_works_in_both_modes(self) -> None:
         await Product.objects.acreate(name="Phone")
@@ -175,6 +179,9 @@ class AsyncBodies(AsyncAPITestCase):
 @run_both_modes
 class WholeClassTransaction(TransactionTestCase):
     """Class decoration on a TransactionTestCase: commits in both modes."""
+
+    def setUp(self) -> None:
+        cache.clear()
 
     def test_on_commit_fires_because_it_commits(self) -> None:
         cache.set(PRODUCT_LIST_KEY, ["stale"])
@@ -285,6 +292,9 @@ class Selection(SimpleTestCase):
 
 
 class DatabaseParity(TestCase):
+    def setUp(self) -> None:
+        cache.clear()  # the product list cache outlives tests under Django's runner
+
     @run_both_modes
     def test_sync_fixture_rows_are_seen_by_the_request(self) -> None:
         Product.objects.create(name="fixture")

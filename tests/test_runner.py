@@ -76,3 +76,13 @@ def test_invalid_variable_fails_before_tests_run(value: str) -> None:
     assert "RESTFLOW_PARITY_MODE" in done.stderr
     assert "Valid values: both, sync, async" in done.stderr
     assert "Ran " not in done.stderr
+
+
+def test_parallel_runner_pickles_and_runs_the_variants() -> None:
+    # Django's --parallel pickles each test: variants and their classes must
+    # be importable by name, and nothing unpicklable may sit on an instance.
+    done = manage_test("test_modes", "test_cases", "--parallel", "2")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "sync: 18 ran (18 passed)" in output
+    assert "async: 18 ran (18 passed)" in output
