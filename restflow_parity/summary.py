@@ -44,10 +44,10 @@ class ParityTally:
             for modes in self.outcomes.values():
                 if mode in modes:
                     counts[modes[mode]] += 1
-            detail = ", ".join(
-                f"{n} {outcome}" for outcome, n in sorted(counts.items())
-            )
-            lines.append(f"  {mode}: {sum(counts.values())} ran ({detail or 'none'})")
+            if not counts:
+                continue  # a stack this run did not select
+            detail = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            lines.append(f"  {mode}: {sum(counts.values())} ran ({detail})")
         mismatched = [
             (base, modes)
             for base, modes in sorted(self.outcomes.items())
