@@ -78,20 +78,27 @@ def write_suites(folder: Path) -> None:
     (folder / "bench_by_hand.py").write_text(by_hand)
 
 
-def manage_test(folder: Path, label: str) -> tuple[int, float]:
+def run_in_project(
+    folder: Path, cwd: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run Python with the generated tests and the test project importable."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(folder), str(TESTS)]),
         "DJANGO_SETTINGS_MODULE": "testproject.settings",
     }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "test", label, "--noinput", "-v", "1"],
-        cwd=TESTS,
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
+
+
+def manage_test(folder: Path, label: str) -> tuple[int, float]:
+    done = run_in_project(folder, TESTS, "manage.py", "test", label, "--noinput")
     ran = re.search(r"Ran (\d+) tests? in ([\d.]+)s", done.stderr)
     assert ran, done.stderr[-2000:]
     assert "OK" in done.stderr, done.stderr[-2000:]
@@ -130,34 +137,24 @@ ASYNC_TEST = (
 
 
 def pytest_seconds(folder: Path, module: str, *extra: str) -> float:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(folder), str(TESTS)]),
-        "DJANGO_SETTINGS_MODULE": "testproject.settings",
-    }
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(folder / module),
-            "-q",
-            "-p",
-            "no:randomly",
-            "-p",
-            "no:cacheprovider",
-            "-o",
-            "asyncio_mode=auto",
-            "-c",
-            str(ROOT / "setup.cfg"),
-            "--rootdir",
-            str(ROOT),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    done = run_in_project(
+        folder,
+        ROOT,
+        "-m",
+        "pytest",
+        str(folder / module),
+        "-q",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-c",
+        str(ROOT / "setup.cfg"),
+        "--rootdir",
+        str(ROOT),
+        *extra,
     )
     found = re.search(r"(\d+) passed.* in ([\d.]+)s", done.stdout)
     assert found, done.stdout[-2000:]
