@@ -22,7 +22,7 @@ def manage_test(
     environment["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
     url = environment.get("DATABASE_URL", "")
     # Never the outer run's test database: Django would destroy it at the end.
-    if url.startswith("postgres"):
+    if url.startswith(("postgres", "mysql", "mariadb")):
         environment["DATABASE_URL"] = urlsplit(url)._replace(path="/rp_runner").geturl()
     elif url.startswith("sqlite:///"):
         environment["DATABASE_URL"] = f"{url}-runner"

@@ -1,7 +1,8 @@
 """Settings for restflow-parity's own test project.
 
-SQLite by default. Set ``DATABASE_URL`` (``postgres://user@host:port/name``) to
-run the same suite on PostgreSQL.
+SQLite by default. Set ``DATABASE_URL`` to run the same suite elsewhere:
+``postgres://user@host:port/name`` (PostgreSQL), ``mysql://root@host:port/name``
+(MariaDB, through PyMySQL) or ``sqlite:////abs/path`` (a file database).
 """
 
 from __future__ import annotations
@@ -72,6 +73,21 @@ def database_from_url(url: str) -> dict[str, object]:
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")) or "postgres",
             "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+        }
+    if parts.scheme in ("mysql", "mariadb"):
+        # PyMySQL stands in for mysqlclient, which needs a C toolchain and
+        # client headers; Django checks the mysqlclient version it claims.
+        import pymysql
+
+        pymysql.version_info = (2, 2, 1, "final", 0)
+        pymysql.install_as_MySQLdb()
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": unquote(parts.path.lstrip("/")) or "test",
+            "USER": unquote(parts.username or "root"),
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
