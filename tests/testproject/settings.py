@@ -65,29 +65,31 @@ REST_FRAMEWORK = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def database_from_url(url: str) -> dict[str, object]:
-    """Turn ``DATABASE_URL`` into a DATABASES entry (postgres or sqlite)."""
-    parts = urlsplit(url)
-    if parts.scheme in ("postgres", "postgresql"):
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")) or "postgres",
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-        }
-    if parts.scheme in ("mysql", "mariadb"):
-        # PyMySQL stands in for mysqlclient, which needs a C toolchain and
-        # client headers; Django checks the mysqlclient version it claims.
-        import pymysql
+# Server databases by URL scheme: (engine, default name, default user).
+SERVER_ENGINES = {
+    "postgres": ("django.db.backends.postgresql", "postgres", ""),
+    "postgresql": ("django.db.backends.postgresql", "postgres", ""),
+    "mysql": ("django.db.backends.mysql", "test", "root"),
+    "mariadb": ("django.db.backends.mysql", "test", "root"),
+}
 
-        pymysql.version_info = (2, 2, 1, "final", 0)
-        pymysql.install_as_MySQLdb()
+
+def database_from_url(url: str) -> dict[str, object]:
+    """Turn ``DATABASE_URL`` into a DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme in SERVER_ENGINES:
+        engine, name, user = SERVER_ENGINES[parts.scheme]
+        if engine.endswith("mysql"):
+            # PyMySQL stands in for mysqlclient, which needs a C toolchain and
+            # client headers; Django checks the mysqlclient version it claims.
+            import pymysql
+
+            pymysql.version_info = (2, 2, 1, "final", 0)
+            pymysql.install_as_MySQLdb()
         return {
-            "ENGINE": "django.db.backends.mysql",
-            "NAME": unquote(parts.path.lstrip("/")) or "test",
-            "USER": unquote(parts.username or "root"),
+            "ENGINE": engine,
+            "NAME": unquote(parts.path.lstrip("/")) or name,
+            "USER": unquote(parts.username or user),
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
