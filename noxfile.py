@@ -16,7 +16,8 @@ import nox
 
 ROOT = Path(__file__).resolve().parent
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "types", "tests"]
+# A bare ``nox`` runs what CI runs; the 96 ``tests(...)`` sessions are by hand.
+nox.options.sessions = ["lint", "types", "docs", "edge"]
 
 
 def _python_versions() -> list[str]:
@@ -39,7 +40,12 @@ DRF = {
     "3.17": "djangorestframework>=3.17,<3.18",
     "3.18": "djangorestframework>=3.18,<3.19",
 }
-DATABASES = {"sqlite": "", "postgres": "postgres://postgres@127.0.0.1:5432/postgres"}
+DATABASES = {
+    "sqlite": "",
+    "postgres": os.environ.get(
+        "NOX_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+    ),
+}
 STACKS = ("sync", "async")
 
 
@@ -61,27 +67,88 @@ MATRIX = [
 ]
 
 
-def _pytest(session: nox.Session, stack: str, db: str = "sqlite") -> None:
-    env = {"DATABASE_URL": os.environ.get("DATABASE_URL", DATABASES[db])}
+_WHEELS: dict[str, Path] = {}
+
+
+def _wheel(session: nox.Session) -> Path:
+    """Build the wheel once per nox run: sessions test what users install."""
+    if "wheel" not in _WHEELS:
+        outdir = Path(session.create_tmp()) / "dist"
+        session.install("build")
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(outdir))
+        (_WHEELS["wheel"],) = outdir.glob("restflow_parity-*.whl")
+    return _WHEELS["wheel"]
+
+
+def _install(session: nox.Session, extras: str, *pins: str) -> None:
+    wheel = _wheel(session)
+    session.install(f"restflow-parity[{extras}] @ {wheel.as_uri()}", *pins)
+    # -I keeps the work tree off sys.path, so this sees what pytest will see.
     session.run(
-        "python", "-m", "pytest", "--parity-mode", stack, *session.posargs, env=env
+        "python",
+        "-I",
+        "-c",
+        "import restflow_parity as p, sys; "
+        "assert 'site-packages' in p.__file__, p.__file__",
     )
+
+
+def _pytest(session: nox.Session, stack: str, db: str = "sqlite") -> None:
+    env = {"DATABASE_URL": DATABASES[db]}
+    # The pytest script, not ``python -m pytest``: -m would put the work tree's
+    # restflow_parity ahead of the installed wheel.
+    session.run("pytest", "--parity-mode", stack, *session.posargs, env=env)
 
 
 @nox.session
 @nox.parametrize("python,django,drf,db,stack", MATRIX)
 def tests(session: nox.Session, django: str, drf: str, db: str, stack: str) -> None:
     """The suite on one Python/Django/DRF/database/stack combination."""
-    session.install("-e", ".[dev]", DJANGO[django], DRF[drf])
+    _install(session, "dev", DJANGO[django], DRF[drf])
     _pytest(session, stack, db)
+
+
+@nox.session
+@nox.parametrize(
+    "python,django,drf",
+    [
+        nox.param(PYTHONS[-1], "6.1", "3.18", id="newest"),
+        nox.param(PYTHONS[0], "5.2", "3.16", id="oldest"),
+    ],
+)
+def edge(session: nox.Session, django: str, drf: str) -> None:
+    """CI's slice: newest or oldest versions, both databases, both stacks.
+
+    One install serves the four runs that ``tests(...)`` would spread over
+    four virtualenvs.
+    """
+    _install(session, "dev", DJANGO[django], DRF[drf])
+    for db in DATABASES:
+        for stack in STACKS:
+            _pytest(session, stack, db)
 
 
 @nox.session(python=PYTHONS[-1])
 @nox.parametrize("stack", [nox.param(stack, id=stack) for stack in STACKS])
 def stack(session: nox.Session, stack: str) -> None:
     """The suite on one stack with the newest supported versions (CI jobs)."""
-    session.install("-e", ".[dev]")
+    _install(session, "dev")
     _pytest(session, stack)
+
+
+@nox.session(python=PYTHONS[-1])
+def example(session: nox.Session) -> None:
+    """The example shop's suite on both stacks, ending with the parity summary."""
+    _install(session, "pytest,live")
+    session.chdir(ROOT / "examples")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
+def docs(session: nox.Session) -> None:
+    """Build the documentation site; any warning is an error."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session(python=PYTHONS[-1])
@@ -101,7 +168,6 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python=PYTHONS[-1])
 def bench(session: nox.Session) -> None:
-    """Every benchmark; prints ratios against the in-run baseline."""
+    """Every benchmark; writes docs/benchmarks.md (pass --only scope,live)."""
     session.install("-e", ".[dev]")
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script))
+    session.run("python", "benchmarks/run_all.py", *session.posargs)

@@ -22,6 +22,7 @@ import django
 
 django.setup()
 
+from _report import report  # noqa: E402
 from asgiref.sync import async_to_sync  # noqa: E402
 from django.test import AsyncClient  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
@@ -60,6 +61,15 @@ async def main() -> None:
     )
     print(
         f"ratio ours/django (median of per-round ratios): {paired:.3f} (target <= 1.05)"
+    )
+    report(
+        "AsyncAPIClient GET of a DRF view",
+        us["ours"],
+        us["django"],
+        unit="µs",
+        baseline_name="Django AsyncClient",
+        target="≤ 1.05",
+        ratio=paired,
     )
 
 

@@ -34,6 +34,7 @@ import django
 
 django.setup()
 
+from _report import report  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.test import LiveServerTestCase  # noqa: E402
 from django.test.runner import DiscoverRunner  # noqa: E402
@@ -116,6 +117,25 @@ def main() -> None:
     print(f"ratio ours/django:   {ms['ours'] / ms['django']:.2f} (target <= 1.5)")
     if "channels" in ms:
         print(f"ratio ours/channels: {ms['ours'] / ms['channels']:.2f} (target < 1)")
+    engine = database["ENGINE"].rsplit(".", 1)[-1]
+    measure = f"live-server test class set-up + request + tear-down ({engine})"
+    report(
+        measure,
+        ms["ours"],
+        ms["django"],
+        unit="ms",
+        baseline_name="Django LiveServerTestCase (WSGI)",
+        target="≤ 1.5",
+    )
+    if "channels" in ms:
+        report(
+            measure,
+            ms["ours"],
+            ms["channels"],
+            unit="ms",
+            baseline_name="channels ChannelsLiveServerTestCase",
+            target="< 1",
+        )
 
 
 def run_rounds() -> dict[str, list[float]]:

@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _report import report
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 ROUNDS = 5
@@ -119,6 +121,14 @@ def bench_both_modes(folder: Path) -> None:
     print(f"@run_both_modes suite: {counts['bench_parity']} tests, {parity:.3f} s")
     print(f"written by hand:       {counts['bench_by_hand']} tests, {by_hand:.3f} s")
     print(f"ratio both-modes/by-hand: {parity / by_hand:.3f} (target <= 1.05)")
+    report(
+        f"@run_both_modes suite ({counts['bench_parity']} tests, manage.py test)",
+        parity,
+        by_hand,
+        unit="s",
+        baseline_name="the same bodies written by hand",
+        target="≤ 1.05",
+    )
 
 
 ISOLATION_TESTS = """
@@ -186,6 +196,20 @@ def bench_isolation(folder: Path) -> None:
     print(
         f"isolation overhead: {async_ms - sync_ms:+.2f} ms/test, "
         f"ratio {async_ms / sync_ms:.2f}"
+    )
+    report(
+        "async DB test under the isolation",
+        async_ms,
+        sync_ms,
+        unit="ms/test",
+        baseline_name="pytest-django sync DB test",
+    )
+    report(
+        "async DB test under the isolation",
+        async_ms,
+        leaky_ms,
+        unit="ms/test",
+        baseline_name="pytest-asyncio alone (rows leak)",
     )
 
 

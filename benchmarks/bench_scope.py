@@ -22,6 +22,7 @@ import django
 
 django.setup()
 
+from _report import report  # noqa: E402
 from django.test import Client, RequestFactory, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
@@ -96,6 +97,22 @@ def main() -> None:
     print(f"DRF request with an eager-scope variant: {us['eager']:.1f} us")
     print(f"ratio with/without: {us['with'] / us['without']:.3f} (target <= 1.03)")
     print(f"ratio eager/without: {us['eager'] / us['without']:.3f}")
+    report("build_scope() per call", per_call, unit="µs")
+    report(
+        "DRF request with EnsureScopeMiddleware",
+        us["with"],
+        us["without"],
+        unit="µs",
+        baseline_name="without the middleware",
+        target="≤ 1.03",
+    )
+    report(
+        "DRF request with an eager scope (rejected design)",
+        us["eager"],
+        us["without"],
+        unit="µs",
+        baseline_name="without the middleware",
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,148 @@
+"""Run every benchmark and write the results page.
+
+Run: python benchmarks/run_all.py [--output docs/benchmarks.md] [--only scope,live]
+
+Each ``bench_*.py`` runs in its own process (they configure Django
+differently) with this interpreter and environment, so ``DATABASE_URL``
+chooses the database for all of them. Their ``BENCH-RESULT`` lines become one
+Markdown table of ratios against the baseline measured in the same run, headed
+by the machine and the versions it ran on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from _report import MARKER
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PACKAGES = (
+    "restflow-parity",
+    "Django",
+    "djangorestframework",
+    "asgiref",
+    "pytest",
+    "pytest-django",
+    "pytest-xdist",
+    "uvicorn",
+    "channels",
+)
+INTRO = """\
+# Benchmarks
+
+Every number here was measured in one run of `python benchmarks/run_all.py`
+(or `nox -s bench`), which rewrites this page. Each benchmark measures our
+side and a baseline in the same process, interleaving their rounds so that
+machine noise hits both alike; the **ratio** (ours / baseline, lower is
+faster) is the number to compare across machines, not the absolute times.
+Run one benchmark alone with `python benchmarks/bench_<name>.py`.
+"""
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def environment() -> list[str]:
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    database = os.environ.get("DATABASE_URL", "").split(":", 1)[0] or "sqlite"
+    return [
+        f"- Date: {datetime.date.today().isoformat()}",
+        f"- Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.system()}",
+        f"- Python {platform.python_version()}; {', '.join(versions)}",
+        f"- Database: {database} (from `DATABASE_URL`)",
+    ]
+
+
+def run(script: Path) -> tuple[list[dict[str, Any]], int]:
+    print(f"\n=== {script.name} ===", flush=True)
+    rows = []
+    with subprocess.Popen(
+        [sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith(MARKER):
+                result = json.loads(line[len(MARKER) :])
+                rows.append({"benchmark": script.stem, **result})
+            else:
+                print(line, end="", flush=True)
+    return rows, process.returncode
+
+
+def number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+    return f"{text} {unit}".strip()
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| benchmark | measure | ours | baseline | ratio | target |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        baseline = number(row["baseline"], row["unit"])
+        if row["baseline_name"]:
+            baseline = f"{baseline} ({row['baseline_name']})"
+        lines.append(
+            f"| {row['benchmark']} | {row['measure']} | "
+            f"{number(row['ours'], row['unit'])} | {baseline} | "
+            f"{number(row['ratio'])} | {row['target'] or '-'} |"
+        )
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "docs/benchmarks.md")
+    parser.add_argument(
+        "--only", default="", help="comma-separated names, e.g. scope,client"
+    )
+    args = parser.parse_args()
+    wanted = {name.strip() for name in args.only.split(",") if name.strip()}
+    scripts = sorted(HERE.glob("bench_*.py"))
+    if wanted:
+        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in wanted]
+        if not scripts:
+            parser.error(f"no benchmark matches --only {args.only!r}")
+    rows: list[dict[str, Any]] = []
+    failed = []
+    for script in scripts:
+        found, returncode = run(script)
+        rows.extend(found)
+        if returncode or not found:
+            failed.append(script.name)
+    lines = [INTRO, *environment(), "", *table(rows)]
+    if failed:
+        lines += ["", f"Failed or reported nothing: {', '.join(failed)}."]
+    page = "\n".join(lines) + "\n"
+    args.output.write_text(page)
+    print(f"\n{page}\nwritten to {args.output}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

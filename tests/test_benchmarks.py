@@ -1,0 +1,84 @@
+"""benchmarks/run_all.py: every benchmark's results reach the results page."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import run_all  # noqa: E402
+
+
+def write_bench(folder: Path, name: str, body: str) -> None:
+    header = f"import sys\nsys.path.insert(0, {str(BENCHMARKS)!r})\n"
+    header += "from _report import report\n"
+    (folder / f"bench_{name}.py").write_text(header + textwrap.dedent(body))
+
+
+@pytest.fixture
+def bench_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(run_all, "HERE", tmp_path)
+    monkeypatch.setattr(run_all, "ROOT", tmp_path)
+    return tmp_path
+
+
+def test_results_page_has_a_row_per_result_with_the_ratio(
+    bench_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bench(
+        bench_dir,
+        "fast",
+        """
+        print("human line")
+        report("GET", 105.0, 100.0, unit="µs", baseline_name="Django", target="≤ 1.05")
+        report("scope", 4.5, unit="µs")
+        report("paired", 2.0, 1.0, unit="ms", ratio=1.5)
+        """,
+    )
+    output = bench_dir / "page.md"
+    monkeypatch.setattr(sys, "argv", ["run_all", "--output", str(output)])
+    assert run_all.main() == 0
+    page = output.read_text()
+    assert (
+        "| bench_fast | GET | 105.0 µs | 100.0 µs (Django) | 1.050 | ≤ 1.05 |" in page
+    )
+    assert "| bench_fast | scope | 4.500 µs | - | - | - |" in page
+    assert "| bench_fast | paired | 2.000 ms | 1.000 ms | 1.500 | - |" in page
+    assert "cores" in page
+    assert "Django " in page
+
+
+def test_a_failing_benchmark_fails_the_run_and_is_named(
+    bench_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bench(bench_dir, "ok", 'report("x", 1.0, unit="s")\n')
+    write_bench(bench_dir, "broken", "raise SystemExit(3)\n")
+    write_bench(bench_dir, "silent", "print('no result line')\n")
+    output = bench_dir / "page.md"
+    monkeypatch.setattr(sys, "argv", ["run_all", "--output", str(output)])
+    assert run_all.main() == 1
+    page = output.read_text()
+    assert "Failed or reported nothing: bench_broken.py, bench_silent.py." in page
+    assert "| bench_ok | x |" in page
+
+
+def test_only_selects_benchmarks_and_rejects_unknown_names(
+    bench_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bench(bench_dir, "one", 'report("one", 1.0, unit="s")\n')
+    write_bench(bench_dir, "two", 'report("two", 1.0, unit="s")\n')
+    output = bench_dir / "page.md"
+    monkeypatch.setattr(
+        sys, "argv", ["run_all", "--output", str(output), "--only", "two"]
+    )
+    assert run_all.main() == 0
+    assert "| bench_two |" in output.read_text()
+    assert "bench_one" not in output.read_text()
+    monkeypatch.setattr(sys, "argv", ["run_all", "--only", "three"])
+    with pytest.raises(SystemExit):
+        run_all.main()
