@@ -237,6 +237,11 @@ class RequestBuilder(Generic[T]):
             environ[key] = value if isinstance(value, str) or "." in key else str(value)
         for key, value in spec.extra.items():
             environ[key] = value if isinstance(value, str) or "." in key else str(value)
+        if "HTTP_HOST" not in environ:
+            # HTTP/1.1 requires Host, and every real server's scope carries it;
+            # Django's test clients send none, so views see a header list no
+            # server would produce. Derived from SERVER_NAME/PORT as in PEP 3333.
+            environ["HTTP_HOST"] = _host(environ)
         if "RAW_URI" not in environ:
             # What gunicorn records: the request target as sent, so raw_path
             # keeps encodings like %2F that PATH_INFO has already decoded.
@@ -312,3 +317,10 @@ def redirect_spec(spec: RequestSpec, response: Any) -> RequestSpec:
         secure=target.scheme == "https",
         extra=extra,
     )
+
+
+def _host(environ: dict[str, Any]) -> str:
+    """The Host header a client would send for this environ's server."""
+    name, port = environ["SERVER_NAME"], str(environ["SERVER_PORT"])
+    default = "443" if environ["wsgi.url_scheme"] == "https" else "80"
+    return name if port == default else f"{name}:{port}"

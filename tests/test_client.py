@@ -149,6 +149,22 @@ class HeaderTests(AsyncAPITestCase):
         self.assertEqual(response.asgi_request.scope["server"], ("testserver", 8000))
         self.assertEqual(response.json()["headers"]["X-Number"], "7")
 
+    async def test_host_header_follows_the_server_like_a_real_client(self) -> None:
+        cases = [
+            ({}, b"testserver"),
+            ({"secure": True}, b"testserver"),
+            (
+                {"SERVER_NAME": "api.example.com", "SERVER_PORT": 8443},
+                b"api.example.com:8443",
+            ),
+            ({"secure": True, "SERVER_PORT": "80"}, b"testserver:80"),
+        ]
+        for extra, host in cases:
+            with self.subTest(extra=extra):
+                response = await self.client.get("/echo/", **extra)
+                headers = response.asgi_request.scope["headers"]
+                self.assertEqual([v for k, v in headers if k == b"host"], [host])
+
     async def test_headers_keyword_is_not_duplicated(self) -> None:
         response = await self.client.get(
             "/echo/",

@@ -141,6 +141,12 @@ def test_parity_clients_scope_matches_uvicorn(
         "version": "3.0",
         "spec_version": real["asgi"]["spec_version"],
     }
+    # Exactly one Host, as a real server always receives: the value differs
+    # (127.0.0.1:port there, testserver here), the shape must not.
+    ours_hosts = [v for k, v in ours["headers"] if k == b"host"]
+    real_hosts = [v for k, v in real["headers"] if k == b"host"]
+    assert len(real_hosts) == 1
+    assert ours_hosts == [b"testserver"]
 
 
 def test_corpus_is_large_enough() -> None:
