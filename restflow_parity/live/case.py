@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from asgiref.sync import iscoroutinefunction
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -114,9 +114,18 @@ class AsyncAPILiveServerTestCase(AsyncAPITransactionTestCase):
     static_handler: StaticHandler | None = ASGIStaticFilesHandler
     raise_server_exceptions = True
 
-    def __init__(self, methodName: str = "runTest") -> None:
-        super().__init__(methodName)
-        method = getattr(self, methodName, None)
+    def __call__(self, result: Any = None) -> None:
+        self._install_server_check()
+        super().__call__(result)
+
+    def debug(self) -> None:
+        self._install_server_check()
+        super().debug()
+
+    def _install_server_check(self) -> None:
+        # When the test starts, not in __init__: Django's --parallel pickles
+        # test instances, and a closure on the instance is not picklable.
+        method = getattr(self, self._testMethodName, None)
         if method is None:
             return
         if iscoroutinefunction(method):
@@ -129,7 +138,7 @@ class AsyncAPILiveServerTestCase(AsyncAPITransactionTestCase):
                     raise
                 self._check_server(None)
 
-            setattr(self, methodName, functools.wraps(method)(arun))
+            setattr(self, self._testMethodName, functools.wraps(method)(arun))
         else:
 
             def run() -> None:
@@ -140,7 +149,7 @@ class AsyncAPILiveServerTestCase(AsyncAPITransactionTestCase):
                     raise
                 self._check_server(None)
 
-            setattr(self, methodName, functools.wraps(method)(run))
+            setattr(self, self._testMethodName, functools.wraps(method)(run))
 
     def _check_server(self, failure: BaseException | None) -> None:
         # Let requests still in flight finish, so their errors are this test's.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import pickle
 import socket
 import sys
 import threading
@@ -10,7 +11,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -81,6 +82,21 @@ class LiveServerError(AssertionError):
             "server_thread.pop_errors() (or the fixture's pop_errors()), or set "
             f"raise_server_exceptions = False.{details}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Django's --parallel pickles a failure to send it to the main
+        # process; rebuild from the errors, not from the message.
+        return type(self), ([_picklable(error) for error in self.errors],)
+
+
+def _picklable(error: ServerError) -> ServerError:
+    """``error``, without its exception object if that does not survive pickling."""
+    try:
+        pickle.loads(pickle.dumps(error.exception))
+    except Exception:
+        # The traceback text still names it.
+        return replace(error, exception=None)
+    return error
 
 
 # The live server handling the current request. Context variables follow the
