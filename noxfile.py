@@ -167,6 +167,17 @@ def types(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[-1])
+def soak(session: nox.Session) -> None:
+    """Leak and flake soak: 1,000+ generated tests, 10 random orders, 4 databases.
+
+    Pass ``-- --runs 1`` for the quick version CI runs, ``-- --control`` to
+    see the invariants catch leaks with the isolation turned off.
+    """
+    session.install("-e", ".[dev]")
+    session.run("python", "tests/soak/run.py", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
 def bench(session: nox.Session) -> None:
     """Every benchmark; writes docs/benchmarks.md (pass --only scope,live)."""
     session.install("-e", ".[dev]")
