@@ -22,10 +22,12 @@ def manage_test(
     environment["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
     url = environment.get("DATABASE_URL", "")
     # Never the outer run's test database: Django would destroy it at the end.
+    # The pid keeps two xdist workers' runs apart.
+    name = f"rp_runner_{os.getpid()}"
     if url.startswith(("postgres", "mysql", "mariadb")):
-        environment["DATABASE_URL"] = urlsplit(url)._replace(path="/rp_runner").geturl()
+        environment["DATABASE_URL"] = urlsplit(url)._replace(path=f"/{name}").geturl()
     elif url.startswith("sqlite:///"):
-        environment["DATABASE_URL"] = f"{url}-runner"
+        environment["DATABASE_URL"] = f"{url}-{name}"
     return subprocess.run(
         [
             sys.executable,
