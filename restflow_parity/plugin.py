@@ -10,14 +10,27 @@ thread. Its event loop then lives in a worker thread, and every
 thread-sensitive call (the async ORM, sync views, WSGI requests) comes back to
 the main thread, which holds the test's connection and transaction. Rows roll
 back and sync fixtures' data is visible, with or without pytest-asyncio.
+
+Function-scoped ``async def`` fixtures of those tests get the same treatment.
+They, and then the test, run on one event loop per test, in a thread of its
+own: each step (a fixture's setup, the test, a fixture's teardown) is bridged
+through ``async_to_sync`` so its thread-sensitive calls reach the main thread,
+and an async-generator fixture's teardown runs on the loop its setup ran on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
 import inspect
 import os
+import queue
 import re
-from collections.abc import Callable
+import sys
+import threading
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
 import pytest
@@ -139,8 +152,229 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     parameters = inspect.signature(test).parameters
     funcargs = pyfuncitem.funcargs
     kwargs = {name: funcargs[name] for name in parameters if name in funcargs}
-    async_to_sync(test)(**kwargs)
+    loop = pyfuncitem.stash.get(_LOOP_KEY, None)
+    if loop is not None:
+        # Async fixtures ran on this loop: their resources are bound to it.
+        loop.run(lambda: test(**kwargs))
+    else:
+        async_to_sync(test)(**kwargs)
     return True
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    """Run a function-scoped async fixture of an isolated test on the test's loop.
+
+    Left alone, pytest-asyncio would run it on its own loop in the main
+    thread, so its ORM calls would use another connection, outside the test's
+    transaction. Here ``fixturedef.func`` is swapped, for this one setup, for a
+    sync function that pytest (and pytest-asyncio) call like any other.
+    """
+    item = request.node
+    function = _async_fixture_function(fixturedef.func)
+    if (
+        function is None
+        or fixturedef.scope != "function"
+        or not isinstance(item, pytest.Function)
+        or not item.config.getini(ISOLATION_INI)
+        or not _uses_database(item)
+    ):
+        return (yield)
+    bound_to = getattr(fixturedef.func, "__self__", None)
+    if (
+        bound_to is not None
+        and request.instance is not None
+        and isinstance(request.instance, type(bound_to))
+    ):
+        # Defined on the test class: bind it to this test's instance, as
+        # pytest does for its own fixtures.
+        function = function.__get__(request.instance)
+    loop = item.stash.get(_LOOP_KEY, None)
+    if loop is None:
+        loop = item.stash[_LOOP_KEY] = _TestLoop(item.nodeid)
+    name = fixturedef.argname
+
+    def setup(**kwargs: Any) -> Any:
+        if not inspect.isasyncgenfunction(function):
+            return loop.run(lambda: function(**kwargs))
+        generator = function(**kwargs)
+        try:
+            value = loop.run(lambda: _first_step(generator, loop.shared))
+        except StopAsyncIteration:
+            raise ValueError(f"{name} did not yield a value") from None
+
+        def teardown() -> None:
+            try:
+                loop.run(generator.__anext__)
+            except StopAsyncIteration:
+                return
+            loop.run(generator.aclose)
+            pytest.fail(f"fixture {name} has more than one 'yield'", pytrace=False)
+
+        request.addfinalizer(teardown)
+        return value
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fixturedef, "func", setup)
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        yield
+    finally:
+        loop = item.stash.get(_LOOP_KEY, None)
+        if loop is not None:
+            del item.stash[_LOOP_KEY]
+            loop.close()
+
+
+def _async_fixture_function(obj: Any) -> Callable[..., Any] | None:
+    """The fixture's ``async def`` function, unwrapped as for tests, or None."""
+    obj = getattr(obj, "__func__", obj)
+    while obj is not None:
+        if inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj):
+            return obj  # type: ignore[no-any-return]
+        obj = getattr(obj, "__wrapped__", None)
+    return None
+
+
+class _TestLoop:
+    """One test's event loop, running in a thread of its own.
+
+    ``run`` runs one step (a fixture's setup or teardown, the test) on the
+    loop while the main thread waits, serving the step's thread-sensitive
+    calls (``ThreadSensitiveContext`` with an executor, asgiref 3.13+).
+    Context variables a step sets carry over to the next, as with
+    pytest-asyncio. With an older asgiref each step goes through its own
+    ``async_to_sync`` call, and so its own loop.
+    """
+
+    def __init__(self, name: str) -> None:
+        from asgiref.sync import ThreadSensitiveContext
+
+        self._context = contextvars.copy_context()
+        # ThreadSensitiveContext takes an executor from asgiref 3.13 on.
+        parameters = inspect.signature(ThreadSensitiveContext).parameters
+        self.shared = "executor" in parameters
+        if not self.shared:
+            return
+        self._executor = _MainThreadExecutor()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever,
+            name=f"restflow-parity loop for {name}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def run(self, step: Callable[[], Awaitable[Any]]) -> Any:
+        from asgiref.sync import ThreadSensitiveContext, async_to_sync
+
+        if not self.shared:
+            return self._context.run(async_to_sync(_awaited), step)
+        done: concurrent.futures.Future[tuple[Any, contextvars.Context]]
+        done = concurrent.futures.Future()
+
+        async def body() -> tuple[Any, contextvars.Context]:
+            async with ThreadSensitiveContext(executor=self._executor):
+                result = await step()
+            return result, contextvars.copy_context()
+
+        def start() -> None:
+            task = self._loop.create_task(body())
+            task.add_done_callback(functools.partial(_settle, done))
+
+        self._loop.call_soon_threadsafe(start, context=self._context)
+        self._executor.work_until(done)
+        result, context = done.result()
+        for var, value in context.items():
+            if self._context.get(var, _MISSING) is not value:
+                self._context.run(var.set, value)
+        return result
+
+    def close(self) -> None:
+        if not self.shared:
+            return
+        self.run(self._cancel_leftovers)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+    async def _cancel_leftovers(self) -> None:
+        current = asyncio.current_task()
+        leftovers = [task for task in asyncio.all_tasks() if task is not current]
+        for task in leftovers:
+            task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)
+        await self._loop.shutdown_asyncgens()
+
+
+def _first_step(generator: AsyncGenerator[Any, None], shared: bool) -> Awaitable[Any]:
+    """Start an async-generator fixture, up to its ``yield``.
+
+    Without a shared loop, the setup's loop is closed before the teardown, and
+    closing it would finalize every async generator first run on it, so the
+    teardown would be skipped: the loop's asyncgen hooks are kept off this one.
+    """
+    if shared:
+        return generator.__anext__()
+    hooks = sys.get_asyncgen_hooks()
+    sys.set_asyncgen_hooks(None, None)
+    try:
+        return generator.__anext__()  # the hooks run on this first call
+    finally:
+        sys.set_asyncgen_hooks(*hooks)
+
+
+async def _awaited(step: Callable[[], Awaitable[Any]]) -> Any:
+    return await step()
+
+
+def _settle(done: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        done.cancel()
+    elif task.exception() is not None:
+        done.set_exception(task.exception())
+    else:
+        done.set_result(task.result())
+
+
+class _MainThreadExecutor(concurrent.futures.Executor):
+    """Runs submitted calls in the thread that calls ``work_until``."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+
+    def submit(
+        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def work() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        self._queue.put(work)
+        return future
+
+    def work_until(self, done: concurrent.futures.Future[Any]) -> None:
+        done.add_done_callback(lambda _: self._queue.put(None))
+        while (work := self._queue.get()) is not None:
+            work()
+
+
+_LOOP_KEY = pytest.StashKey[_TestLoop]()
+_MISSING = object()
 
 
 def _coroutine_test(obj: Any) -> tuple[Callable[..., Any] | None, bool]:

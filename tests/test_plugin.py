@@ -284,6 +284,135 @@ def test_opting_out_brings_back_the_leak(project: pytest.Pytester) -> None:
     assert outcomes.get("passed", 0) < 2, result.stdout.str()
 
 
+ASYNC_FIXTURE_TESTS = """
+import asyncio
+import inspect
+
+import pytest
+from asgiref.sync import ThreadSensitiveContext
+from django.contrib.auth.models import User
+{imports}
+
+torn_down = []
+# Before asgiref 3.13 each step of a test runs on a loop of its own.
+SHARED_LOOP = "executor" in inspect.signature(ThreadSensitiveContext).parameters
+
+
+@pytest.fixture
+def alice(db):
+    return User.objects.create(username="alice")
+
+
+{decorator}
+async def bob(db):
+    return await User.objects.acreate(username="bob")
+
+
+{decorator}
+async def seen_by_fixture(alice):
+    return [user.username async for user in User.objects.all()]
+
+
+{decorator}
+async def carol(db):
+    loop = asyncio.get_running_loop()
+    yield loop
+    same_loop = asyncio.get_running_loop() is loop
+    # The test's row is visible, so this runs on the test's connection.
+    torn_down.append((same_loop, await User.objects.acount()))
+    await User.objects.acreate(username="from-teardown")
+
+
+@pytest.mark.django_db
+{mark}
+async def test_a_fixture_row_is_visible(bob):
+    assert await User.objects.acount() == 1
+
+
+@pytest.mark.django_db
+def test_b_starts_empty():
+    assert User.objects.count() == 0
+
+
+{mark}
+async def test_c_fixture_sees_sync_fixture_rows(seen_by_fixture):
+    assert seen_by_fixture == ["alice"]
+
+
+@pytest.mark.django_db
+{mark}
+async def test_d_generator_fixture_shares_the_loop(carol):
+    assert (asyncio.get_running_loop() is carol) == SHARED_LOOP
+    await User.objects.acreate(username="from-test")
+
+
+@pytest.mark.django_db
+def test_e_teardown_ran_and_rolled_back():
+    assert torn_down == [(SHARED_LOOP, 1)]
+    assert User.objects.count() == 0
+
+
+class TestOnAClass:
+    {decorator}
+    async def dave(self, db):
+        self.seen = "dave"
+        return await User.objects.acreate(username="dave")
+
+    {mark}
+    async def test_f_class_fixture(self, dave):
+        assert self.seen == "dave"
+        assert await User.objects.acount() == 1
+
+
+@pytest.mark.django_db
+def test_g_starts_empty():
+    assert User.objects.count() == 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode_args", "header", "decorator"),
+    [
+        (("-o", "asyncio_mode=auto"), "", "@pytest.fixture"),
+        (
+            ("-o", "asyncio_mode=strict"),
+            "import pytest_asyncio\n@pytest.mark.asyncio",
+            "@pytest_asyncio.fixture",
+        ),
+        (("-p", "no:asyncio"), "", "@pytest.fixture"),
+    ],
+    ids=["asyncio-auto", "asyncio-strict", "no-pytest-asyncio"],
+)
+def test_async_fixtures_share_the_transaction(
+    project: pytest.Pytester, mode_args: tuple[str, str], header: str, decorator: str
+) -> None:
+    if "no:asyncio" in mode_args:
+        write_ini(project, asyncio=False)
+    imports, _, mark = header.partition("\n")
+    project.makepyfile(
+        test_fixtures=ASYNC_FIXTURE_TESTS.replace("{imports}", imports)
+        .replace("{mark}", mark)
+        .replace("{decorator}", decorator)
+    )
+    result = run(project, "-v", *mode_args)
+    result.assert_outcomes(passed=7)
+
+
+def test_opting_out_leaves_async_fixtures_to_pytest_asyncio(
+    project: pytest.Pytester,
+) -> None:
+    write_ini(project, "restflow_parity_async_isolation = false\n")
+    project.makepyfile(
+        test_fixtures=ASYNC_FIXTURE_TESTS.replace("{imports}", "")
+        .replace("{mark}", "")
+        .replace("{decorator}", "@pytest.fixture")
+    )
+    result = run(project, "-o", "asyncio_mode=auto")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed", 0) < 7, result.stdout.str()
+    result.stdout.fnmatch_lines(["*FAILED*test_b_starts_empty - assert 1 == 0*"])
+
+
 def test_sync_fixture_data_and_client_requests_share_the_transaction(
     project: pytest.Pytester,
 ) -> None:
