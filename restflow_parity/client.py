@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, NoReturn
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.signals import got_request_exception
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import signals
@@ -22,12 +22,38 @@ from django.utils.functional import SimpleLazyObject
 
 from restflow_parity.builder import RequestBuilder, RequestSpec
 from restflow_parity.handler import AsyncClientHandler
+from restflow_parity.watchdog import (
+    Guard,
+    Unset,
+    adopt_task,
+    aguard,
+    aguard_iter,
+    guard_iter,
+    install_interrupt_handler,
+    resolve_timeout,
+    validate_timeout,
+)
 
-__all__ = ["AsyncAPIClient", "ClientBase", "MissingAwaitError", "PendingResponse"]
+__all__ = [
+    "AsyncAPIClient",
+    "ClientBase",
+    "MissingAwaitError",
+    "PendingResponse",
+    "UnknownUserWarning",
+]
 
 
 class MissingAwaitError(TypeError):
     """A response was used before its request was awaited."""
+
+
+class UnknownUserWarning(UserWarning):
+    """``login()``/``alogin()`` returned False because the user does not exist.
+
+    Django's contract (return False) is kept; the warning is for the common
+    mistake behind it: the user was never created, or was created where the
+    client's requests cannot see it.
+    """
 
 
 class PendingResponse:
@@ -118,6 +144,8 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         self,
         enforce_csrf_checks: bool = False,
         raise_request_exception: bool = True,
+        *,
+        request_timeout: float | Unset | None = Unset.UNSET,
         **defaults: Any,
     ) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
@@ -126,10 +154,21 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         self.exc_info: Any = None
         self._force_user: Any = None
         self._force_token: Any = None
+        if request_timeout is not Unset.UNSET:
+            request_timeout = validate_timeout(
+                request_timeout, "request_timeout", ValueError
+            )
+        #: Seconds a request may take before the deadlock watchdog fails the
+        #: test; unset means RESTFLOW_PARITY_REQUEST_TIMEOUT.
+        self.request_timeout = request_timeout
+        if resolve_timeout(request_timeout) is not None:
+            # Clients are made in the main thread (set-up, fixtures), the
+            # only thread that can install a signal handler.
+            install_interrupt_handler()
 
     def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
         if self.awaitable:
-            send = partial(self._arequest, spec, follow)
+            send = partial(self._watched_arequest, spec, follow)
             return PendingResponse(send, self._describe(spec))
         if in_event_loop():
             verb = spec.method.lower()
@@ -140,7 +179,33 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
                 "client is awaitable in async bodies. Elsewhere use "
                 "AsyncAPIClient, or a def test."
             )
-        return self._blocking_request(spec, follow)
+        return self._watched_request(spec, follow)
+
+    def _watched_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+        limit = resolve_timeout(self.request_timeout)
+        description = self._describe(spec)
+        with Guard(description, limit):
+            response = self._blocking_request(spec, follow)
+        if limit is not None and isinstance(response, StreamingHttpResponse):
+            # The body is read after the request returns; each chunk is watched.
+            chunks: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
+            response.streaming_content = guard_iter(
+                chunks, f"reading the body of {description}", limit
+            )
+        return response
+
+    async def _watched_arequest(
+        self, spec: RequestSpec, follow: bool
+    ) -> HttpResponseBase:
+        limit = resolve_timeout(self.request_timeout)
+        description = self._describe(spec)
+        response = await aguard(self._arequest(spec, follow), description, limit)
+        if limit is not None and isinstance(response, StreamingHttpResponse):
+            chunks: AsyncIterator[bytes] = response.streaming_content  # type: ignore[assignment]
+            response.streaming_content = aguard_iter(
+                chunks, f"reading the body of {description}", limit
+            )
+        return response
 
     async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
         """Send ``spec`` for an ``async def`` body."""
@@ -208,8 +273,22 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         super().logout()
 
     def login(self, **credentials: Any) -> bool:
+        """Log in as Django's client does; warn if the user does not exist."""
         _refuse_in_event_loop(self, "login", "alogin")
-        return super().login(**credentials)
+        if super().login(**credentials):
+            return True
+        _warn_if_unknown("login", credentials, _user_exists(credentials))
+        return False
+
+    async def alogin(self, **credentials: Any) -> bool:
+        """Log in as Django's client does; warn if the user does not exist."""
+        if await super().alogin(**credentials):
+            return True
+        # Thread-sensitive: the lookup must see the test's transaction, as
+        # the client's requests do.
+        exists = await sync_to_async(_user_exists)(credentials)
+        _warn_if_unknown("alogin", credentials, exists)
+        return False
 
     def force_login(self, user: Any, backend: str | None = None) -> None:
         _refuse_in_event_loop(self, "force_login", "aforce_login")
@@ -247,6 +326,7 @@ class AsyncAPIClient(ClientBase):
     ) -> HttpResponseBase:
         # The loop ends with this call, so a streaming body is read now and
         # handed to the def body as a plain iterable of the same chunks.
+        adopt_task()
         response = await self._arequest(spec, follow)
         if isinstance(response, StreamingHttpResponse):
             stream: Any = response.streaming_content  # always async: see handler
@@ -262,6 +342,48 @@ class AsyncAPIClient(ClientBase):
             )
         self._finish(response, environ, rendered)
         return response
+
+
+def _user_exists(credentials: dict[str, Any]) -> bool | None:
+    """Whether the user ``credentials`` name exists; None when they name none."""
+    from django.contrib.auth import get_user_model
+
+    model = get_user_model()
+    field = model.USERNAME_FIELD
+    if field not in credentials:
+        return None  # another backend's credentials: nothing to look up
+    manager: Any = model._default_manager
+    try:
+        # The natural key honours a custom manager's lookup (case, say).
+        manager.get_by_natural_key(credentials[field])
+    except model.DoesNotExist:
+        return False
+    except (AttributeError, model.MultipleObjectsReturned):
+        return bool(manager.filter(**{field: credentials[field]}).exists())
+    return True
+
+
+def _warn_if_unknown(
+    name: str, credentials: dict[str, Any], exists: bool | None
+) -> None:
+    if exists is not False:
+        return  # a wrong password or an inactive user: the test may mean it
+    from django.contrib.auth import get_user_model
+
+    field = get_user_model().USERNAME_FIELD
+    value = credentials[field]
+    warnings.warn(
+        f"{name}({field}={value!r}, ...) returned False: no user with "
+        f"{field} {value!r} exists in the database the client's requests "
+        "use. Create it first, in setUp()/asyncSetUp() or the test itself "
+        "(`User.objects.create_user(...)` or `await "
+        "User.objects.acreate_user(...)`). If the test means to check that "
+        "the login fails, expect the warning: `with "
+        "self.assertWarns(UnknownUserWarning):` or `with "
+        "pytest.warns(UnknownUserWarning):`.",
+        UnknownUserWarning,
+        stacklevel=3,
+    )
 
 
 def check_user(user: Any) -> None:

@@ -15,8 +15,13 @@ from django.http import HttpRequest, HttpResponseBase
 
 from restflow_parity.builder import RequestBuilder, RequestSpec, refuse_follow
 from restflow_parity.client import check_user
-from restflow_parity.handler import apply_force_auth, body_stream
+from restflow_parity.handler import (
+    aclosing_worker_connections,
+    apply_force_auth,
+    body_stream,
+)
 from restflow_parity.scope import build_scope
+from restflow_parity.watchdog import aguard, resolve_timeout
 
 __all__ = ["AsyncAPIRequestFactory", "arun_view", "force_authenticate"]
 
@@ -56,11 +61,29 @@ async def arun_view(
     Async views are awaited. Sync views (every DRF ``APIView`` and viewset)
     run in the thread that owns the test's database connection, and DRF
     ``Response`` objects are rendered there too, since rendering may query.
+
+    The deadlock watchdog (``RESTFLOW_PARITY_REQUEST_TIMEOUT``) watches it as
+    it watches a client request.
     """
-    if iscoroutinefunction(view):
-        response = await view(request, *args, **kwargs)
-    else:
-        response = await sync_to_async(_call_and_render)(view, request, *args, **kwargs)
+    # as_view() functions are all named "view"; their class says more.
+    target = getattr(view, "view_class", view)
+    name = getattr(target, "__qualname__", type(view).__name__)
+    description = f"arun_view({name}) for {request.method} {request.path}"
+    return await aguard(
+        _run(view, request, *args, **kwargs), description, resolve_timeout()
+    )
+
+
+async def _run(
+    view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any
+) -> HttpResponseBase:
+    async with aclosing_worker_connections():
+        if iscoroutinefunction(view):
+            response = await view(request, *args, **kwargs)
+        else:
+            response = await sync_to_async(_call_and_render)(
+                view, request, *args, **kwargs
+            )
     return response  # type: ignore[no-any-return]
 
 

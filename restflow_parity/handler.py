@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import IO, Any, cast
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
@@ -19,6 +20,8 @@ from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import LimitedStream
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
 from django.http import (
     HttpResponseBadRequest,
     HttpResponseBase,
@@ -28,8 +31,15 @@ from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 
 from restflow_parity.scope import HTTPScope, build_scope
+from restflow_parity.watchdog import note_connections
 
-__all__ = ["AsyncClientHandler", "apply_force_auth", "connection_recycling_paused"]
+__all__ = [
+    "AsyncClientHandler",
+    "aclosing_worker_connections",
+    "apply_force_auth",
+    "closing_worker_connections",
+    "connection_recycling_paused",
+]
 
 _pause_lock = threading.Lock()
 _pause_depth = 0
@@ -59,6 +69,86 @@ def connection_recycling_paused() -> Iterator[None]:
             if _pause_depth == 0:
                 request_started.connect(close_old_connections)
                 request_finished.connect(close_old_connections)
+
+
+#: The connections opened by worker threads during the current request. A
+#: context variable follows the request into every thread asgiref runs its
+#: sync parts in, thread_sensitive=False workers included.
+_opened: ContextVar[list[BaseDatabaseWrapper] | None] = ContextVar(
+    "restflow_parity_opened", default=None
+)
+
+
+def _track_connection(
+    sender: object, connection: BaseDatabaseWrapper, **kwargs: Any
+) -> None:
+    opened = _opened.get()
+    # The main thread holds the test's own connection: never ours to close.
+    if opened is not None and threading.current_thread() is not threading.main_thread():
+        opened.append(connection)
+
+
+connection_created.connect(_track_connection, dispatch_uid=f"{__name__}.track")
+
+
+@contextmanager
+def closing_worker_connections() -> Iterator[None]:
+    """Close the database connections worker threads open during a request.
+
+    ``sync_to_async(thread_sensitive=False)`` work runs in an executor thread
+    with a connection of its own, which nothing closes: on PostgreSQL it
+    outlives the test and can make dropping the test database fail ("being
+    accessed by other users"). When the request has finished, so has that
+    work, and its connections are closed here. After a timeout (or any
+    BaseException) the work may still run, so they are left alone.
+    """
+    opened: list[BaseDatabaseWrapper] = []
+    token = _opened.set(opened)
+    note_connections(opened)
+    try:
+        yield
+    except Exception:
+        _close_all(opened)
+        raise
+    else:
+        _close_all(opened)
+    finally:
+        _opened.reset(token)
+
+
+@asynccontextmanager
+async def aclosing_worker_connections() -> AsyncIterator[None]:
+    """``closing_worker_connections()`` for async code."""
+    opened: list[BaseDatabaseWrapper] = []
+    token = _opened.set(opened)
+    note_connections(opened)
+    try:
+        yield
+    except Exception:
+        await _aclose_all(opened)
+        raise
+    else:
+        await _aclose_all(opened)
+    finally:
+        _opened.reset(token)
+
+
+async def _aclose_all(opened: list[BaseDatabaseWrapper]) -> None:
+    if opened:  # the usual case costs no thread hop
+        # close() is async-unsafe; the test's thread is free by now.
+        await sync_to_async(_close_all)(opened)
+
+
+def _close_all(opened: list[BaseDatabaseWrapper]) -> None:
+    for conn in opened:
+        if conn.connection is None or conn.in_atomic_block:
+            continue
+        # Its thread is idle now (or gone): borrow the connection to close it.
+        conn.inc_thread_sharing()
+        try:
+            conn.close()
+        finally:
+            conn.dec_thread_sharing()
 
 
 def apply_force_auth(request: HttpRequest, user: Any, token: Any) -> None:
@@ -124,7 +214,7 @@ class AsyncClientHandler(BaseHandler):
         # One pause spans the request: each pause and resume rewires two
         # signals and clears their receiver caches (measured, not free).
         with connection_recycling_paused():
-            async with ThreadSensitiveContext():
+            async with aclosing_worker_connections(), ThreadSensitiveContext():
                 response = await self._respond(scope, body, force_user, force_token)
         return response
 

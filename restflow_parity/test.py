@@ -13,7 +13,12 @@ from restflow_parity.cases import (
     AsyncAPITestCaseMixin,
     AsyncAPITransactionTestCase,
 )
-from restflow_parity.client import AsyncAPIClient, MissingAwaitError, PendingResponse
+from restflow_parity.client import (
+    AsyncAPIClient,
+    MissingAwaitError,
+    PendingResponse,
+    UnknownUserWarning,
+)
 from restflow_parity.factory import (
     AsyncAPIRequestFactory,
     arun_view,
@@ -22,6 +27,7 @@ from restflow_parity.factory import (
 from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
 from restflow_parity.modes import run_both_modes
 from restflow_parity.sync_client import SyncAPIClient, SyncAPIRequestFactory
+from restflow_parity.watchdog import RequestTimeoutError, WatchdogInterrupt
 
 __all__ = [
     "AsyncAPIClient",
@@ -34,8 +40,11 @@ __all__ = [
     "AsyncLiveServer",
     "MissingAwaitError",
     "PendingResponse",
+    "RequestTimeoutError",
     "SyncAPIClient",
     "SyncAPIRequestFactory",
+    "UnknownUserWarning",
+    "WatchdogInterrupt",
     "arun_view",
     "force_authenticate",
     "run_both_modes",

@@ -21,6 +21,7 @@ from restflow_parity.test import (
     AsyncAPIRequestFactory,
     AsyncAPITestCase,
     MissingAwaitError,
+    UnknownUserWarning,
 )
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-input.md"
@@ -144,6 +145,19 @@ class Catalogue(AsyncAPITestCase):
         (warning,) = check_middleware()
         assert "Keep one entry" in (warning.hint or "")
 
+    async def test_login_unknown_user(self) -> None:
+        for mode in ("sync", "async"):
+            client = make_client(mode, awaitable=True)  # type: ignore[arg-type]
+            with self.assertWarnsMessage(UnknownUserWarning, "Create it first"):
+                assert await client.alogin(username="ghost", password="pw") is False
+
+    @override_settings(RESTFLOW_PARITY_REQUEST_TIMEOUT="30")
+    def test_request_timeout_invalid(self) -> None:
+        with self.assertRaisesMessage(
+            ImproperlyConfigured, "Allowed values: a number of seconds above 0"
+        ):
+            AsyncAPIClient()
+
     @override_settings(RESTFLOW_PARITY_LIVE_SERVER="gunicorn")
     def test_live_server_unknown(self) -> None:
         from restflow_parity.live import selected_server
@@ -155,6 +169,40 @@ class Catalogue(AsyncAPITestCase):
 def test_mode_fixture_outside_runner(request: pytest.FixtureRequest) -> None:
     with pytest.raises(pytest.UsageError, match="Decorate the test with"):
         request.getfixturevalue("parity_client")
+
+
+class LoginWarnings(AsyncAPITestCase):
+    """The login-unknown-user row, on both stacks and in both body kinds."""
+
+    def test_sync_login_warns_on_both_stacks(self) -> None:
+        for mode in ("sync", "async"):
+            client = make_client(mode, awaitable=False)  # type: ignore[arg-type]
+            with self.assertWarnsMessage(UnknownUserWarning, "username 'ghost'"):
+                assert client.login(username="ghost", password="pw") is False
+
+    def test_warning_points_at_the_caller(self) -> None:
+        with self.assertWarns(UnknownUserWarning) as caught:
+            AsyncAPIClient().login(username="ghost", password="pw")
+        assert caught.filename == __file__
+
+    async def test_alogin_warning_points_at_the_caller(self) -> None:
+        with self.assertWarns(UnknownUserWarning) as caught:
+            await AsyncAPIClient().alogin(username="ghost", password="pw")
+        assert caught.filename == __file__
+
+    async def test_wrong_password_stays_silent(self) -> None:
+        from django.contrib.auth.models import User
+
+        await User.objects.acreate_user(username="khan", password="pw")
+        for mode in ("sync", "async"):
+            client = make_client(mode, awaitable=True)  # type: ignore[arg-type]
+            # filterwarnings=error: a warning here would fail the test.
+            assert await client.alogin(username="khan", password="nope") is False
+            assert await client.alogin(username="khan", password="pw") is True
+
+    async def test_other_credentials_stay_silent(self) -> None:
+        # A custom backend's keys name no user this check could look up.
+        assert await AsyncAPIClient().alogin(token="abc") is False
 
 
 class EveryRowHasItsTest(SimpleTestCase):

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
@@ -23,5 +23,7 @@ urlpatterns = [
     path("cookie/set/", views.set_cookie, name="set-cookie"),
     path("cookie/show/", views.show_cookie, name="show-cookie"),
     path("adrf/products/", async_api.adrf_products, name="adrf-products"),
+    # The watchdog's hazard matrix and deadlocks (tests/test_watchdog.py).
+    path("hazard/", include("products.hazard_views")),
     *router.urls,
 ]
