@@ -15,6 +15,7 @@ from restflow_parity.test import (
     AsyncAPITestCase,
     MissingAwaitError,
     PendingResponse,
+    SyncAPIClient,
 )
 
 
@@ -401,6 +402,27 @@ class RedirectTests(AsyncAPITestCase):
 
         with self.assertRaises(RedirectCycleError):
             await self.client.get("/loop/", follow=True)
+
+    async def test_more_than_twenty_hops_is_an_error(self) -> None:
+        from django.test.client import RedirectCycleError
+
+        response = await self.client.get("/redirect/?hops=20", follow=True)
+        self.assertEqual(len(response.redirect_chain), 20)
+        with self.assertRaisesMessage(RedirectCycleError, "Too many redirects."):
+            await self.client.get("/redirect/?hops=21", follow=True)
+
+    def test_sync_client_follows_redirects_the_same_way(self) -> None:
+        response = SyncAPIClient().post(
+            "/redirect/?to=/echo/&status=307", {"a": 1}, format="json", follow=True
+        )
+        self.assertEqual(response.json()["method"], "POST")
+        self.assertEqual(response.redirect_chain, [("/echo/", 307)])
+
+    async def test_truth_test_of_an_unawaited_response_names_the_fix(self) -> None:
+        pending = self.client.get("/echo/")
+        with self.assertRaisesMessage(MissingAwaitError, "add `await`"):
+            bool(pending)
+        await pending
 
     async def test_without_follow_the_redirect_is_returned(self) -> None:
         response = await self.client.get("/redirect/?to=/echo/")

@@ -130,7 +130,9 @@ async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
 @csrf_exempt
 def redirect_to(request: HttpRequest) -> HttpResponseRedirect:
     status = int(request.GET.get("status", "302"))
-    response = HttpResponseRedirect(request.GET.get("to", "/whoami/"))
+    hops = int(request.GET.get("hops", "0"))
+    target = f"/redirect/?hops={hops - 1}" if hops > 1 else "/whoami/"
+    response = HttpResponseRedirect(request.GET.get("to", target))
     response.status_code = status
     return response
 
