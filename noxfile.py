@@ -73,7 +73,7 @@ _WHEELS: dict[str, Path] = {}
 def _wheel(session: nox.Session) -> Path:
     """Build the wheel once per nox run: sessions test what users install."""
     if "wheel" not in _WHEELS:
-        outdir = Path(session.create_tmp()) / "dist"
+        outdir = Path(session.create_tmp()).resolve() / "dist"
         session.install("build")
         session.run("python", "-m", "build", "--wheel", "--outdir", str(outdir))
         (_WHEELS["wheel"],) = outdir.glob("restflow_parity-*.whl")
