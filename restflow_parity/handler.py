@@ -102,33 +102,35 @@ def closing_worker_connections() -> Iterator[None]:
     work, and its connections are closed here. After a timeout (or any
     BaseException) the work may still run, so they are left alone.
     """
-    opened: list[BaseDatabaseWrapper] = []
-    token = _opened.set(opened)
-    note_connections(opened)
-    try:
-        yield
-    except Exception:
+    with _tracking() as opened:
+        try:
+            yield
+        except Exception:
+            _close_all(opened)
+            raise
         _close_all(opened)
-        raise
-    else:
-        _close_all(opened)
-    finally:
-        _opened.reset(token)
 
 
 @asynccontextmanager
 async def aclosing_worker_connections() -> AsyncIterator[None]:
     """``closing_worker_connections()`` for async code."""
+    with _tracking() as opened:
+        try:
+            yield
+        except Exception:
+            await _aclose_all(opened)
+            raise
+        await _aclose_all(opened)
+
+
+@contextmanager
+def _tracking() -> Iterator[list[BaseDatabaseWrapper]]:
+    """Collect, for the block, the connections worker threads open."""
     opened: list[BaseDatabaseWrapper] = []
     token = _opened.set(opened)
     note_connections(opened)
     try:
-        yield
-    except Exception:
-        await _aclose_all(opened)
-        raise
-    else:
-        await _aclose_all(opened)
+        yield opened
     finally:
         _opened.reset(token)
 

@@ -143,9 +143,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     test, claimed = _coroutine_test(pyfuncitem.obj)
     if test is None:
         return None
-    if claimed and not (
-        pyfuncitem.config.getini(ISOLATION_INI) and _uses_database(pyfuncitem)
-    ):
+    if claimed and not _isolated(pyfuncitem):
         return None  # pytest-asyncio runs it, as the user configured
     from asgiref.sync import async_to_sync
 
@@ -178,8 +176,7 @@ def pytest_fixture_setup(
         function is None
         or fixturedef.scope != "function"
         or not isinstance(item, pytest.Function)
-        or not item.config.getini(ISOLATION_INI)
-        or not _uses_database(item)
+        or not _isolated(item)
     ):
         return (yield)
     bound_to = getattr(fixturedef.func, "__self__", None)
@@ -391,10 +388,12 @@ def _coroutine_test(obj: Any) -> tuple[Callable[..., Any] | None, bool]:
     return None, False
 
 
-def _uses_database(item: pytest.Function) -> bool:
-    return item.get_closest_marker(
+def _isolated(item: pytest.Function) -> bool:
+    """Whether the async isolation applies: it is on and the test uses the DB."""
+    uses_database = item.get_closest_marker(
         "django_db"
     ) is not None or not _DB_FIXTURES.isdisjoint(item.fixturenames)
+    return bool(item.config.getini(ISOLATION_INI)) and uses_database
 
 
 class ParityReporter:

@@ -408,11 +408,7 @@ class Guard:
             _schedule_cancel(watch)
             _forget_abandoned_loops()
         watch.release()
-        if watch.stage and not isinstance(
-            error, (RequestTimeoutError, KeyboardInterrupt, SystemExit)
-        ):
-            # Even a request that finished late fails: the report says where
-            # it was stuck when the limit passed.
+        if _late(watch, error):
             raise watch.error() from error
 
 
@@ -425,27 +421,34 @@ async def aguard(awaitable: Awaitable[T], description: str, limit: float | None)
     watch.awaitable = awaitable
     token = _current.set(watch)
     _watchdog.add(watch)
+    error: BaseException | None = None
     try:
-        result = await awaitable
-    except BaseException as error:
-        watch.done = True
-        if watch.stage and not isinstance(
-            error, (RequestTimeoutError, KeyboardInterrupt, SystemExit)
-        ):
-            _uncancel(watch)
-            raise watch.error() from error
+        return await awaitable
+    except BaseException as caught:
+        error = caught
         raise
-    else:
-        watch.done = True
-        if watch.stage:
-            _uncancel(watch)
-            raise watch.error()
-        return result
     finally:
         watch.done = True
         _watchdog.discard(watch)
         _current.reset(token)
+        late = _late(watch, error)
+        if late:
+            _uncancel(watch)  # needs the task, which release() lets go of
         watch.release()
+        if late:
+            raise watch.error() from error
+
+
+def _late(watch: Watch, error: BaseException | None) -> bool:
+    """Whether a finished request must still fail for passing its limit.
+
+    Even a request that finished late fails: the report says where it was
+    stuck when the limit passed. Our own error and an interrupt of the run
+    pass through as they are.
+    """
+    return bool(watch.stage) and not isinstance(
+        error, (RequestTimeoutError, KeyboardInterrupt, SystemExit)
+    )
 
 
 def adopt_task() -> None:
