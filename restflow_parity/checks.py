@@ -56,3 +56,20 @@ def _is_ensure_scope(entry: str) -> bool:
         # Django reports unimportable middleware itself; don't double up.
         return False
     return isinstance(cls, type) and issubclass(cls, EnsureScopeMiddleware)
+
+
+def kit_messages() -> list[CheckMessage]:
+    """The kit's check messages, as ``manage.py test`` would show them.
+
+    For the pytest plugin: pytest-django runs no system checks. Empty when
+    Django is not set up, or ``restflow_parity`` is not an installed app (the
+    checks belong to the app); silenced ids are left out, as Django does.
+    """
+    from django.apps import apps
+
+    if not settings.configured or not apps.ready:
+        return []
+    if not apps.is_installed("restflow_parity"):
+        return []
+    silenced = set(getattr(settings, "SILENCED_SYSTEM_CHECKS", ()))
+    return [m for m in check_middleware() if m.id not in silenced]

@@ -4,49 +4,65 @@ Hooks live here; user-visible fixtures live in ``restflow_parity.fixtures``
 and are registered by importing them into this module's namespace. Django is
 imported lazily, so the plugin loads in projects without settings.
 
-Async database isolation: an ``async def`` test that uses the database is run
-the way Django's own runner runs one, through ``async_to_sync`` from the main
-thread. Its event loop then lives in a worker thread, and every
-thread-sensitive call (the async ORM, sync views, WSGI requests) comes back to
-the main thread, which holds the test's connection and transaction. Rows roll
-back and sync fixtures' data is visible, with or without pytest-asyncio.
-
-Function-scoped ``async def`` fixtures of those tests get the same treatment.
-They, and then the test, run on one event loop per test, in a thread of its
-own: each step (a fixture's setup, the test, a fixture's teardown) is bridged
-through ``async_to_sync`` so its thread-sensitive calls reach the main thread,
-and an async-generator fixture's teardown runs on the loop its setup ran on.
+- Parity variants: ``@run_both_modes`` functions are parametrized by mode;
+  every variant (functions and unittest methods) carries a ``parity_sync`` or
+  ``parity_async`` marker, and the stacks ``--parity-mode`` leaves out are
+  deselected. ``reporter.py`` turns their reports into the summary and the
+  ``--parity-report`` file; ``variant_state.py`` rolls back what a variant
+  wrote to process-local caches.
+- Async database isolation: an ``async def`` test that uses the database,
+  and its function-scoped async fixtures, run the way Django's runner runs
+  one (``isolation.py``), so rows roll back and sync fixtures' data is
+  visible, with or without pytest-asyncio. Tests another plugin owns (anyio,
+  pytest-trio) are left to it; anyio's asyncio tests get their database
+  calls routed to the test's connection instead (``coexist.py``).
+- System checks: pytest-django runs none, so the kit's own run at session
+  start and print their warnings, as ``manage.py test`` would.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
-import functools
 import inspect
 import os
-import queue
 import re
-import sys
-import threading
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
+from restflow_parity.coexist import (
+    AsyncIsolationWarning,
+    BorrowedConnections,
+    owner,
+    wrap_steps,
+)
 from restflow_parity.fixtures import *  # noqa: F403
+from restflow_parity.isolation import (
+    PerTestLoop,
+    async_fixture_function,
+    coroutine_test,
+    executor_context_supported,
+    first_step,
+)
 from restflow_parity.modes import (
     CHOICES,
     ENV_VAR,
+    MODES,
     ParityModeError,
     mode_of,
     parse_mode,
     selected_modes,
 )
-from restflow_parity.summary import ParityTally
+from restflow_parity.reporter import (
+    VARIANT_PROPERTY,
+    WHERE_PROPERTY,
+    ParityReporter,
+    where_it_runs,
+)
+from restflow_parity.variant_state import variant_state
 
 ISOLATION_INI = "restflow_parity_async_isolation"
+MARKERS = {mode: f"parity_{mode}" for mode in MODES}
 _DB_FIXTURES = frozenset(
     {
         "db",
@@ -56,7 +72,8 @@ _DB_FIXTURES = frozenset(
         "_django_db_helper",
     }
 )
-_PROPERTY = "restflow_parity"
+_LOOP_KEY = pytest.StashKey[PerTestLoop]()
+_BORROWED_KEY = pytest.StashKey[BorrowedConnections]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -67,6 +84,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="MODE",
         help=f"Stacks for @run_both_modes tests: {', '.join(CHOICES)}. "
         f"Overrides ${ENV_VAR}; default both.",
+    )
+    group.addoption(
+        "--parity-report",
+        default=None,
+        metavar="PATH",
+        help="Write every parity variant's outcome to this JSON file, for "
+        "'python -m restflow_parity merge'.",
+    )
+    group.addoption(
+        "--parity-rerun",
+        action="store_true",
+        default=False,
+        help="Rerun both variants of each mismatching test alone, each in a "
+        "fresh process, and label the mismatch a stack difference or "
+        "order-dependent.",
     )
     parser.addini(
         ISOLATION_INI,
@@ -82,25 +114,37 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "restflow_parity: a @run_both_modes test, run once per parity mode.",
     )
+    for mode, marker in MARKERS.items():
+        config.addinivalue_line(
+            "markers",
+            f"{marker}: the {mode} variant of a @run_both_modes test "
+            f"(select a stack with -m {marker}).",
+        )
     option = config.getoption("--parity-mode")
     source = "--parity-mode" if option is not None else ENV_VAR
     value = option if option is not None else os.environ.get(ENV_VAR)
     try:
-        parse_mode(value, source)
+        selected = parse_mode(value, source)
     except ParityModeError as error:
         raise pytest.UsageError(str(error)) from None
     if option is not None:
         # unittest variants read the variable when they run, so the option
         # must reach them (and xdist workers) through it.
         os.environ[ENV_VAR] = option
-    config.pluginmanager.register(ParityReporter(), "restflow-parity-reporter")
+    if not hasattr(config, "workerinput"):  # the controller speaks for workers
+        why = f"{source} {value}" if option is not None else f"{ENV_VAR}={value}"
+        reporter = ParityReporter(config, selected, why)
+        config.pluginmanager.register(reporter, "restflow-parity-reporter")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.definition.get_closest_marker("restflow_parity") is None:
         return
-    modes = selected_modes()
-    metafunc.parametrize("parity_mode", modes, indirect=True, ids=list(modes))
+    params = [
+        pytest.param(mode, marks=getattr(pytest.mark, MARKERS[mode]), id=mode)
+        for mode in selected_modes()
+    ]
+    metafunc.parametrize("parity_mode", params, indirect=True)
 
 
 def pytest_collection_modifyitems(
@@ -116,8 +160,13 @@ def pytest_collection_modifyitems(
         if mode not in selected:
             deselected.append(item)
             continue
+        if item.get_closest_marker(MARKERS[mode]) is None:  # a unittest variant
+            item.add_marker(MARKERS[mode])
+            item.add_marker("restflow_parity")
         # user_properties travel with reports, also from xdist workers.
-        item.user_properties.append((_PROPERTY, f"{_base_id(item, mode)}|{mode}"))
+        item.user_properties.append(
+            (VARIANT_PROPERTY, f"{_base_id(item, mode)}|{mode}")
+        )
         kept.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
@@ -138,9 +187,75 @@ def _base_id(item: pytest.Item, mode: str) -> str:
     return item.nodeid.removesuffix(f"_{mode}")
 
 
+def _is_variant(item: pytest.Item) -> bool:
+    return any(name == VARIANT_PROPERTY for name, _ in item.user_properties)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Print the kit's system check warnings, which pytest-django never runs."""
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is None:
+        return
+    from restflow_parity.checks import kit_messages
+
+    messages = kit_messages()
+    if messages:
+        terminal.write_line(
+            "restflow-parity: System check identified some issues:", yellow=True
+        )
+        for message in messages:
+            terminal.write_line(str(message))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    where = where_it_runs()  # every test counts towards the positions
+    if _is_variant(item):
+        item.user_properties.append((WHERE_PROPERTY, where))
+    if (
+        isinstance(item, pytest.Function)
+        and owner(item) == "anyio"
+        and _isolated(item)
+        and not executor_context_supported()
+    ):
+        item.warn(
+            AsyncIsolationWarning(
+                "this anyio test uses the database, but its async ORM calls "
+                "run outside the test's transaction, so its rows are not "
+                "rolled back: isolating anyio tests needs asgiref 3.13 or "
+                "later (pip install -U asgiref), or use "
+                "@pytest.mark.django_db(transaction=True)."
+            )
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    function = item if isinstance(item, pytest.Function) else None
+    original = None
+    if function is not None and _borrow_for_anyio(function):
+        # anyio runs item.obj: it gets the test with its calls routed.
+        original = function.obj
+        function.obj = wrap_steps(original, _borrowed_executor(function))
+    try:
+        if _is_variant(item):
+            with variant_state():
+                return (yield)
+        return (yield)
+    finally:
+        if function is not None and original is not None:
+            function.obj = original
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    test, claimed = _coroutine_test(pyfuncitem.obj)
+    if owner(pyfuncitem) is not None:
+        return None  # anyio or pytest-trio runs it
+    test, claimed = coroutine_test(pyfuncitem.obj)
     if test is None:
         return None
     if claimed and not _isolated(pyfuncitem):
@@ -168,10 +283,12 @@ def pytest_fixture_setup(
     Left alone, pytest-asyncio would run it on its own loop in the main
     thread, so its ORM calls would use another connection, outside the test's
     transaction. Here ``fixturedef.func`` is swapped, for this one setup, for a
-    sync function that pytest (and pytest-asyncio) call like any other.
+    sync function that pytest (and pytest-asyncio) call like any other. An
+    anyio test's fixture stays async (anyio runs it), with its database calls
+    routed to the test's connection.
     """
     item = request.node
-    function = _async_fixture_function(fixturedef.func)
+    function = async_fixture_function(fixturedef.func)
     if (
         function is None
         or fixturedef.scope != "function"
@@ -188,17 +305,31 @@ def pytest_fixture_setup(
         # Defined on the test class: bind it to this test's instance, as
         # pytest does for its own fixtures.
         function = function.__get__(request.instance)
+    if owner(item) is not None:
+        if not _borrow_for_anyio(item):
+            return (yield)
+        replacement = wrap_steps(function, _borrowed_executor(item))
+    else:
+        replacement = _on_test_loop(function, fixturedef.argname, request, item)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fixturedef, "func", replacement)
+        return (yield)
+
+
+def _on_test_loop(
+    function: Any, name: str, request: pytest.FixtureRequest, item: pytest.Function
+) -> Any:
+    """A sync stand-in for an async fixture, running it on the test's loop."""
     loop = item.stash.get(_LOOP_KEY, None)
     if loop is None:
-        loop = item.stash[_LOOP_KEY] = _TestLoop(item.nodeid)
-    name = fixturedef.argname
+        loop = item.stash[_LOOP_KEY] = PerTestLoop(item.nodeid)
 
     def setup(**kwargs: Any) -> Any:
         if not inspect.isasyncgenfunction(function):
             return loop.run(lambda: function(**kwargs))
         generator = function(**kwargs)
         try:
-            value = loop.run(lambda: _first_step(generator, loop.shared))
+            value = loop.run(lambda: first_step(generator, loop.shared))
         except StopAsyncIteration:
             raise ValueError(f"{name} did not yield a value") from None
 
@@ -213,9 +344,7 @@ def pytest_fixture_setup(
         request.addfinalizer(teardown)
         return value
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fixturedef, "func", setup)
-        return (yield)
+    return setup
 
 
 @pytest.hookimpl(wrapper=True)
@@ -227,165 +356,10 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         if loop is not None:
             del item.stash[_LOOP_KEY]
             loop.close()
-
-
-def _async_fixture_function(obj: Any) -> Callable[..., Any] | None:
-    """The fixture's ``async def`` function, unwrapped as for tests, or None."""
-    obj = getattr(obj, "__func__", obj)
-    while obj is not None:
-        if inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj):
-            return obj  # type: ignore[no-any-return]
-        obj = getattr(obj, "__wrapped__", None)
-    return None
-
-
-class _TestLoop:
-    """One test's event loop, running in a thread of its own.
-
-    ``run`` runs one step (a fixture's setup or teardown, the test) on the
-    loop while the main thread waits, serving the step's thread-sensitive
-    calls (``ThreadSensitiveContext`` with an executor, asgiref 3.13+).
-    Context variables a step sets carry over to the next, as with
-    pytest-asyncio. With an older asgiref each step goes through its own
-    ``async_to_sync`` call, and so its own loop.
-    """
-
-    def __init__(self, name: str) -> None:
-        from asgiref.sync import ThreadSensitiveContext
-
-        self._context = contextvars.copy_context()
-        # ThreadSensitiveContext takes an executor from asgiref 3.13 on.
-        parameters = inspect.signature(ThreadSensitiveContext).parameters
-        self.shared = "executor" in parameters
-        if not self.shared:
-            return
-        self._executor = _MainThreadExecutor()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever,
-            name=f"restflow-parity loop for {name}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def run(self, step: Callable[[], Awaitable[Any]]) -> Any:
-        from asgiref.sync import ThreadSensitiveContext, async_to_sync
-
-        if not self.shared:
-            return self._context.run(async_to_sync(_awaited), step)
-        done: concurrent.futures.Future[tuple[Any, contextvars.Context]]
-        done = concurrent.futures.Future()
-
-        async def body() -> tuple[Any, contextvars.Context]:
-            async with ThreadSensitiveContext(executor=self._executor):
-                result = await step()
-            return result, contextvars.copy_context()
-
-        def start() -> None:
-            task = self._loop.create_task(body())
-            task.add_done_callback(functools.partial(_settle, done))
-
-        self._loop.call_soon_threadsafe(start, context=self._context)
-        self._executor.work_until(done)
-        result, context = done.result()
-        for var, value in context.items():
-            if self._context.get(var, _MISSING) is not value:
-                self._context.run(var.set, value)
-        return result
-
-    def close(self) -> None:
-        if not self.shared:
-            return
-        self.run(self._cancel_leftovers)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
-
-    async def _cancel_leftovers(self) -> None:
-        current = asyncio.current_task()
-        leftovers = [task for task in asyncio.all_tasks() if task is not current]
-        for task in leftovers:
-            task.cancel()
-        await asyncio.gather(*leftovers, return_exceptions=True)
-        await self._loop.shutdown_asyncgens()
-
-
-def _first_step(generator: AsyncGenerator[Any, None], shared: bool) -> Awaitable[Any]:
-    """Start an async-generator fixture, up to its ``yield``.
-
-    Without a shared loop, the setup's loop is closed before the teardown, and
-    closing it would finalize every async generator first run on it, so the
-    teardown would be skipped: the loop's asyncgen hooks are kept off this one.
-    """
-    if shared:
-        return generator.__anext__()
-    hooks = sys.get_asyncgen_hooks()
-    sys.set_asyncgen_hooks(None, None)
-    try:
-        return generator.__anext__()  # the hooks run on this first call
-    finally:
-        sys.set_asyncgen_hooks(*hooks)
-
-
-async def _awaited(step: Callable[[], Awaitable[Any]]) -> Any:
-    return await step()
-
-
-def _settle(done: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
-    if task.cancelled():
-        done.cancel()
-    elif task.exception() is not None:
-        done.set_exception(task.exception())
-    else:
-        done.set_result(task.result())
-
-
-class _MainThreadExecutor(concurrent.futures.Executor):
-    """Runs submitted calls in the thread that calls ``work_until``."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-
-    def submit(
-        self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
-    ) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def work() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as error:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-        self._queue.put(work)
-        return future
-
-    def work_until(self, done: concurrent.futures.Future[Any]) -> None:
-        done.add_done_callback(lambda _: self._queue.put(None))
-        while (work := self._queue.get()) is not None:
-            work()
-
-
-_LOOP_KEY = pytest.StashKey[_TestLoop]()
-_MISSING = object()
-
-
-def _coroutine_test(obj: Any) -> tuple[Callable[..., Any] | None, bool]:
-    """The test's coroutine function, and whether another plugin wrapped it.
-
-    pytest-asyncio swaps the test for a sync wrapper made with functools.wraps;
-    the public ``__wrapped__`` leads back to the user's coroutine function.
-    """
-    claimed = False
-    while obj is not None:
-        if inspect.iscoroutinefunction(obj):
-            return obj, claimed
-        obj, claimed = getattr(obj, "__wrapped__", None), True
-    return None, False
+        borrowed = item.stash.get(_BORROWED_KEY, None)
+        if borrowed is not None:
+            del item.stash[_BORROWED_KEY]
+            borrowed.close()
 
 
 def _isolated(item: pytest.Function) -> bool:
@@ -396,27 +370,19 @@ def _isolated(item: pytest.Function) -> bool:
     return bool(item.config.getini(ISOLATION_INI)) and uses_database
 
 
-class ParityReporter:
-    """Collects parity outcomes from reports and prints the summary."""
+def _borrow_for_anyio(item: pytest.Function) -> bool:
+    """Whether this is an anyio database test whose calls go to its connection."""
+    return (
+        owner(item) == "anyio"
+        and _isolated(item)
+        and executor_context_supported()
+        and not hasattr(item.obj, "hypothesis")
+    )
 
-    def __init__(self) -> None:
-        self.tally = ParityTally()
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        for name, value in report.user_properties:
-            if name != _PROPERTY:
-                continue
-            base, _, mode = str(value).rpartition("|")
-            if report.failed:
-                self.tally.add(base, mode, "failed")
-            elif report.skipped:
-                self.tally.add(base, mode, "skipped")
-            elif report.when == "call":
-                self.tally.add(base, mode, "passed")
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        lines = self.tally.lines()
-        if lines:
-            terminalreporter.section("restflow-parity", sep="=")
-            for line in lines:
-                terminalreporter.write_line(line)
+def _borrowed_executor(item: pytest.Function) -> Any:
+    """The test's borrowed-connection executor; closed after its teardown."""
+    borrowed = item.stash.get(_BORROWED_KEY, None)
+    if borrowed is None:
+        borrowed = item.stash[_BORROWED_KEY] = BorrowedConnections(item.nodeid)
+    return borrowed.executor

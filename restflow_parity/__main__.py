@@ -1,0 +1,34 @@
+"""``python -m restflow_parity`` (also the ``restflow-parity`` command).
+
+One subcommand so far: ``merge``, which merges parity reports (``merge.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from restflow_parity import merge
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m restflow_parity",
+        description="restflow-parity's command line.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    merging = commands.add_parser(
+        "merge",
+        help="merge parity reports from several jobs into one verdict",
+        description=merge.__doc__.splitlines()[0] if merge.__doc__ else None,
+    )
+    merge.add_arguments(merging)
+    options = parser.parse_args(argv)
+    return merge.run(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The pytest side of the parity verdict: variants from reports, summary, file.
+
+Variants are read from test reports, not from items, so the controller of a
+pytest-xdist run sees every worker's variants. The plugin tags each variant
+item with two ``user_properties`` (they travel with reports from workers):
+which test and mode it is (at collection), and where and when it ran (when
+its set-up starts, in the process that runs it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import pytest
+
+from restflow_parity.report import Report, Run, default_label
+from restflow_parity.summary import ParityTally, Variant
+
+__all__ = ["VARIANT_PROPERTY", "WHERE_PROPERTY", "ParityReporter", "where_it_runs"]
+
+VARIANT_PROPERTY = "restflow_parity"  # "<test>|<mode>"
+WHERE_PROPERTY = "restflow_parity_run"  # {"worker", "position", "started"}
+
+_position = 0
+
+
+def where_it_runs() -> dict[str, Any]:
+    """This process's worker name, the test's position in it, and the time."""
+    global _position
+    _position += 1
+    return {
+        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "position": _position,
+        "started": time.time(),
+    }
+
+
+class ParityReporter:
+    """Collects parity variants from reports; prints the summary; writes the report."""
+
+    def __init__(
+        self, config: pytest.Config, selected: tuple[str, ...], why: str
+    ) -> None:
+        self.config = config
+        self.why = why  # how the stacks were chosen: "--parity-mode sync"
+        path = config.getoption("parity_report")
+        self.report_path: str | None = path
+        self.run = Run.start("pytest", default_label(path or "pytest"), selected)
+        self.tally = ParityTally()
+        self._pending: dict[str, Variant] = {}
+        self.rerun_lines: list[str] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        properties: dict[str, Any] = dict(report.user_properties)
+        tag = properties.get(VARIANT_PROPERTY)
+        if tag is None:
+            return
+        test, _, mode = str(tag).rpartition("|")
+        variant = self._pending.get(report.nodeid)
+        if variant is None:
+            where: dict[str, Any] = properties.get(WHERE_PROPERTY) or {}
+            variant = self._pending[report.nodeid] = Variant(
+                test=test,
+                mode=mode,
+                outcome="passed",
+                id=report.nodeid,
+                run=self.run.id,
+                worker=str(where.get("worker", "main")),
+                position=where.get("position"),
+                started=where.get("started"),
+            )
+        variant.duration += report.duration
+        _apply(variant, report)
+        if report.when == "teardown":
+            self.tally.add(self._pending.pop(report.nodeid))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # A crashed xdist worker sends no teardown report for its last test.
+        for variant in self._pending.values():
+            self.tally.add(variant)
+        self._pending.clear()
+        self.run.finished = time.time()
+        if self.config.getoption("parity_rerun") and self.tally.mismatches():
+            from restflow_parity.rerun import rerun_pytest
+
+            self.rerun_lines = rerun_pytest(self.config, self.tally)
+        if self.report_path:
+            Report([self.run], list(self.tally.variants.values())).write(
+                self.report_path
+            )
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        not_selected = {
+            mode: self.why if mode not in self.run.selected else "deselected"
+            for mode in ("sync", "async")
+        }
+        lines = self.tally.lines(not_selected=not_selected)
+        if lines:
+            terminalreporter.section("restflow-parity", sep="=")
+            for line in lines + self.rerun_lines:
+                terminalreporter.write_line(line)
+            if self.report_path:
+                terminalreporter.write_line(f"  report written to {self.report_path}")
+
+
+def _apply(variant: Variant, report: pytest.TestReport) -> None:
+    """Fold one phase's report into the variant's outcome; the worse one stands."""
+    if report.passed:
+        return
+    if report.skipped:
+        outcome = "skipped"
+    elif report.when == "call":
+        outcome = "failed"
+    else:
+        outcome = "error"  # set-up or tear-down: a fixture, setUpClass, ...
+    rank = ("passed", "skipped", "failed", "error")
+    if rank.index(outcome) > rank.index(variant.outcome):
+        variant.outcome = outcome
+        variant.phase = report.when or "call"
+        variant.message = _first_line(report)
+
+
+def _first_line(report: pytest.TestReport) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        text = str(crash.message)
+    elif isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        text = str(report.longrepr[2])
+    else:
+        text = str(report.longrepr or "")
+    return text.strip().splitlines()[0][:300] if text.strip() else ""

@@ -1,0 +1,178 @@
+"""``--parity-rerun``: rerun each variant of a mismatch alone, in a fresh process.
+
+A variant that failed after other tests but passes alone is order-dependent:
+something run before it (often the other variant of the same body) left
+state behind. One that fails alone too, while the other variant passes
+alone, shows a real difference between the stacks. Both variants are rerun,
+because the passing one may be the variant that depended on the order.
+
+Each rerun is a new ``pytest`` (or ``manage.py test``) process that runs the
+one variant, with ``--parity-report`` to a temporary file, which is where the
+outcome is read from. The results land in ``Variant.alone``, and
+``Verdict.triage()`` turns them into the label.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from restflow_parity.modes import ENV_VAR, MODES
+from restflow_parity.report import Report, ReportError
+from restflow_parity.summary import ParityTally, Variant
+
+__all__ = ["pytest_command", "rerun_django", "rerun_pytest"]
+
+TIMEOUT = 900  # seconds for one rerun: a whole test database set-up included
+
+# Options of the first run that must not reach a rerun of one test: they
+# would select other tests, shard, spread over workers or rerun again.
+_DROP_WITH_VALUE = {
+    "-k",
+    "-m",
+    "-n",
+    "--numprocesses",
+    "--dist",
+    "--maxprocesses",
+    "--splits",
+    "--group",
+    "--splitting-algorithm",
+    "--durations-path",
+    "--parity-report",
+    "--parity-mode",
+    "--deselect",
+    "--junitxml",
+    "--junit-xml",
+}
+_DROP_FLAGS = {
+    "--parity-rerun",
+    "--lf",
+    "--last-failed",
+    "--ff",
+    "--failed-first",
+    "--sw",
+    "--stepwise",
+    "-x",
+    "--exitfirst",
+    "--store-durations",
+}
+
+
+def rerun_pytest(config: Any, tally: ParityTally) -> list[str]:
+    """Rerun the variants of ``tally``'s mismatches alone; note what went wrong."""
+    base = pytest_command(config)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+
+    def command(variant: Variant, report: str) -> list[str]:
+        return [
+            *base,
+            variant.id,
+            "--parity-mode",
+            variant.mode,
+            "--parity-report",
+            report,
+        ]
+
+    return _rerun(tally, command, env, str(config.rootpath))
+
+
+def pytest_command(config: Any) -> list[str]:
+    """``python -m pytest`` with the first run's options, less the selecting ones."""
+    positional = set(config.option.file_or_dir or ())
+    kept: list[str] = []
+    args = list(config.invocation_params.args)
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        name = arg.partition("=")[0]
+        if arg in positional:
+            continue
+        if name in _DROP_FLAGS:
+            continue
+        if name in _DROP_WITH_VALUE:
+            if "=" not in arg:
+                index += 1  # its value is the next word
+            continue
+        if arg[:2] in {"-k", "-m", "-n"} and len(arg) > 2 and not arg.startswith("--"):
+            continue  # -n2, -kexpr
+        kept.append(arg)
+    command = [sys.executable, "-m", "pytest", *kept, "-p", "no:cacheprovider"]
+    if config.inipath is not None:
+        command += ["-c", str(config.inipath)]
+    command += ["--rootdir", str(config.rootpath)]
+    if config.pluginmanager.hasplugin("xdist"):
+        command += ["-n", "0"]  # an addopts "-n 2" would start workers for one test
+    return command
+
+
+def rerun_django(runner: Any, tally: ParityTally) -> list[str]:
+    """Rerun the variants of ``tally``'s mismatches alone with ``manage.py test``."""
+    from restflow_parity.runner import manage_py
+
+    options = runner.parity_options
+    base = [*manage_py(), "test", "--noinput", "-v", "0"]
+    base += ["--testrunner", f"{type(runner).__module__}.{type(runner).__qualname__}"]
+    for name in ("settings", "pythonpath"):
+        if options.get(name):
+            base += [f"--{name}", str(options[name])]
+    if getattr(runner, "keepdb", False):
+        base.append("--keepdb")
+
+    def command(variant: Variant, report: str) -> list[str]:
+        return [
+            *base,
+            variant.id,
+            "--parity-mode",
+            variant.mode,
+            "--parity-report",
+            report,
+        ]
+
+    return _rerun(tally, command, dict(os.environ), os.getcwd())
+
+
+def _rerun(
+    tally: ParityTally,
+    command: Callable[[Variant, str], Sequence[str]],
+    env: dict[str, str],
+    cwd: str,
+) -> list[str]:
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="restflow-parity-rerun-") as folder:
+        for number, verdict in enumerate(tally.mismatches()):
+            for mode in MODES:
+                variant = verdict.variants[mode]
+                report = str(Path(folder) / f"{number}-{mode}.json")
+                done = subprocess.run(
+                    command(variant, report),
+                    cwd=cwd,
+                    env={**env, ENV_VAR: mode},
+                    capture_output=True,
+                    text=True,
+                    timeout=TIMEOUT,
+                )
+                variant.alone = _outcome(report, variant)
+                if variant.alone is None:
+                    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+                    notes.append(
+                        f"    could not rerun {variant.id} alone (exit code "
+                        f"{done.returncode}): {' | '.join(tail)}"
+                    )
+    return notes
+
+
+def _outcome(path: str, variant: Variant) -> str | None:
+    try:
+        report = Report.read(path)
+    except ReportError:
+        return None
+    for found in report.variants:
+        if found.test == variant.test and found.mode == variant.mode:
+            return found.outcome
+    return None
