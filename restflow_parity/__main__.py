@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from restflow_parity import merge
 
@@ -15,8 +16,9 @@ __all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    name = Path(sys.argv[0]).name if sys.argv else ""
     parser = argparse.ArgumentParser(
-        prog="python -m restflow_parity",
+        prog=name if name and name != "__main__.py" else "python -m restflow_parity",
         description="restflow-parity's command line.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

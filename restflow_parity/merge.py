@@ -27,7 +27,7 @@ from pathlib import Path
 from restflow_parity.render import junit_xml, markdown
 from restflow_parity.report import Report, ReportError
 
-__all__ = ["EXIT_MISMATCH", "EXIT_MISSING", "EXIT_USAGE", "main"]
+__all__ = ["EXIT_MISMATCH", "EXIT_MISSING", "EXIT_USAGE", "add_arguments", "run"]
 
 EXIT_MISMATCH, EXIT_USAGE, EXIT_MISSING = 1, 2, 3
 SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
@@ -57,15 +57,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0, not 3, when a test ran on one stack only",
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m restflow_parity merge",
-        description="Merge restflow-parity reports from several jobs into one verdict.",
-    )
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
 
 
 def run(options: argparse.Namespace) -> int:

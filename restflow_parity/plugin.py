@@ -213,7 +213,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    where = where_it_runs()  # every test counts towards the positions
+    where = where_it_runs(item.config)  # every test counts towards the positions
     if _is_variant(item):
         item.user_properties.append((WHERE_PROPERTY, where))
     if (

@@ -9,7 +9,6 @@ its set-up starts, in the process that runs it).
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -26,12 +25,15 @@ WHERE_PROPERTY = "restflow_parity_run"  # {"worker", "position", "started"}
 _position = 0
 
 
-def where_it_runs() -> dict[str, Any]:
+def where_it_runs(config: pytest.Config) -> dict[str, Any]:
     """This process's worker name, the test's position in it, and the time."""
     global _position
     _position += 1
+    # From the worker's config, not $PYTEST_XDIST_WORKER: a pytest started
+    # by a test inherits the variable without being a worker.
+    workerinput = getattr(config, "workerinput", {})
     return {
-        "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "worker": str(workerinput.get("workerid", "main")),
         "position": _position,
         "started": time.time(),
     }
