@@ -15,6 +15,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def run(label: str, *selected: str) -> Run:
 
 
 def variant(
-    test: str, mode: str, outcome: str, where: Run, position: int = 1, **extra: object
+    test: str, mode: str, outcome: str, where: Run, position: int = 1, **extra: Any
 ) -> Variant:
     return Variant(
         test=f"t.py::{test}[*]",
@@ -37,7 +38,7 @@ def variant(
         id=f"t.py::{test}[{mode}]",
         run=where.id,
         position=position,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -72,7 +73,8 @@ def test_passed_on_one_stack_and_failed_on_the_other_is_a_mismatch() -> None:
         "  sync: 3 ran (1 failed, 2 passed)",
         "  async: 3 ran (2 failed, 1 passed)",
         "  passed in one mode but failed in the other:",
-        "    t.py::a[*]: sync passed, async failed (sync ran first, in the same process)",
+        "    t.py::a[*]: sync passed, async failed "
+        "(sync ran first, in the same process)",
     ]
 
 

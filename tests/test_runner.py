@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,7 +17,7 @@ RUNNER = "restflow_parity.runner.ParityDiscoverRunner"
 
 
 def manage_test(
-    *args: str, env: dict[str, str] | None = None
+    *args: str, env: dict[str, str] | None = None, cwd: Path = TESTS_DIR
 ) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, **(env or {})}
     environment.pop("RESTFLOW_PARITY_MODE", None) if env is None else None
@@ -38,7 +40,7 @@ def manage_test(
             RUNNER,
             *args,
         ],
-        cwd=TESTS_DIR,
+        cwd=cwd,
         env=environment,
         capture_output=True,
         text=True,
@@ -61,7 +63,12 @@ def test_parity_mode_option_skips_the_other_stack() -> None:
     assert "skipped=8" in output
     assert "RESTFLOW_PARITY_MODE=sync runs only the sync variant" in output
     assert "sync: 8 ran (8 passed)" in output
-    assert "async: 8 ran (8 skipped)" in output
+    # Issue 13: the stack left out is not reported as having run.
+    assert (
+        "async: not selected (--parity-mode sync; its 8 variants were skipped)"
+        in output
+    )
+    assert "async: 8 ran" not in output
 
 
 def test_invalid_option_value_is_refused_with_the_choices() -> None:
@@ -75,8 +82,12 @@ def test_invalid_option_value_is_refused_with_the_choices() -> None:
 def test_invalid_variable_fails_before_tests_run(value: str) -> None:
     done = manage_test("test_modes", env={"RESTFLOW_PARITY_MODE": value})
     assert done.returncode != 0
-    assert "RESTFLOW_PARITY_MODE" in done.stderr
-    assert "Valid values: both, sync, async" in done.stderr
+    # Issue 13: one line, as under pytest, not a traceback.
+    assert done.stderr.strip().splitlines() == [
+        f"CommandError: RESTFLOW_PARITY_MODE={value!r} is not a parity mode. "
+        "Valid values: both, sync, async (default both). Set RESTFLOW_PARITY_MODE "
+        "or pass --parity-mode to pick the stacks to run."
+    ]
     assert "Ran " not in done.stderr
 
 
@@ -88,3 +99,109 @@ def test_parallel_runner_pickles_and_runs_the_variants() -> None:
     assert done.returncode == 0, output
     assert "sync: 18 ran (18 passed)" in output
     assert "async: 18 ran (18 passed)" in output
+
+
+PLANTED = """
+from django.test import SimpleTestCase
+
+from restflow_parity import run_both_modes
+
+tokens = iter(["the only token"])
+
+
+@run_both_modes
+class Planted(SimpleTestCase):
+    def test_takes_a_module_level_token(self):
+        # The first variant to run uses the token up.
+        assert next(tokens, None) == "the only token"
+
+    def test_only_sync_works(self):
+        assert self.mode == "sync"
+
+    def test_passes(self):
+        pass
+
+
+@run_both_modes
+class SetUpBreaks(SimpleTestCase):
+    def setUp(self):
+        if self.mode == "async":
+            raise RuntimeError("async set-up broke")
+
+    def test_after_setup(self):
+        pass
+"""
+
+
+def run_planted(tmp_path: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    (tmp_path / "planted_parity.py").write_text(PLANTED)
+    path = os.pathsep.join([str(tmp_path), str(TESTS_DIR)])
+    done = manage_test(
+        "planted_parity",
+        "--parity-report",
+        str(tmp_path / "parity.json"),
+        *args,
+        env={"PYTHONPATH": path, "RESTFLOW_PARITY_MODE": "both"},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output  # the planted failures
+    report = json.loads((tmp_path / "parity.json").read_text())
+    return output, {v["id"]: v for v in report["variants"]}
+
+
+def test_report_and_summary_of_a_serial_run(tmp_path: Path) -> None:
+    output, found = run_planted(tmp_path)
+    # Django runs a class's tests by name: each _async variant first.
+    assert "sync: 4 ran (1 failed, 3 passed)" in output
+    assert "async: 4 ran (1 error, 1 failed, 2 passed)" in output
+    assert (
+        "planted_parity.SetUpBreaks.test_after_setup: sync passed, async error "
+        "(async ran first, in the same process; async errored)"
+    ) in output
+    assert (
+        "planted_parity.Planted.test_takes_a_module_level_token: sync failed, "
+        "async passed (async ran first, in the same process)"
+    ) in output
+    assert len(found) == 8
+    error = found["planted_parity.SetUpBreaks.test_after_setup_async"]
+    assert (error["outcome"], error["message"]) == (
+        "error",
+        "RuntimeError: async set-up broke",
+    )
+    assert {v["worker"] for v in found.values()} == {"main"}
+    positions = sorted(v["position"] for v in found.values())
+    assert positions == sorted(set(positions))
+
+
+def test_parallel_workers_report_into_the_one_file(tmp_path: Path) -> None:
+    output, found = run_planted(tmp_path, "--parallel", "2")
+    assert "async: 4 ran (1 error, 1 failed, 2 passed)" in output
+    # Django hands out whole classes: each class's variants share a worker.
+    workers = {v["id"].split(".")[1]: set() for v in found.values()}
+    for variant in found.values():
+        workers[variant["id"].split(".")[1]].add(variant["worker"])
+    assert all(len(names) == 1 for names in workers.values()), workers
+    assert set().union(*workers.values()) == {"1", "2"}
+    assert all(v["duration"] > 0 for v in found.values())
+
+
+def test_rerun_labels_the_mismatches(tmp_path: Path) -> None:
+    output, found = run_planted(tmp_path, "--parity-rerun")
+    lines = output.splitlines()
+    token = lines.index(
+        "    planted_parity.Planted.test_takes_a_module_level_token: sync failed, "
+        "async passed (async ran first, in the same process)"
+    )
+    assert lines[token + 1] == (
+        "      rerun alone: sync passed, async passed -> order-dependent"
+    )
+    sync_only = lines.index(
+        "    planted_parity.Planted.test_only_sync_works: sync passed, async failed "
+        "(async ran first, in the same process)"
+    )
+    assert lines[sync_only + 1] == (
+        "      rerun alone: sync passed, async failed -> stack difference"
+    )
+    assert found["planted_parity.Planted.test_only_sync_works_async"]["alone"] == (
+        "failed"
+    )
