@@ -60,19 +60,31 @@ def _enabled() -> bool:
 def _local_caches() -> list[Any]:
     from django.conf import settings
     from django.core.cache import caches
+
+    configured = settings.CACHES
+    if _aliases_of.get("for") is not configured:  # a new CACHES, or override
+        _aliases_of["for"] = configured
+        _aliases_of["aliases"] = _locmem_aliases(configured)
+    return [caches[alias] for alias in _aliases_of["aliases"]]
+
+
+_aliases_of: dict[str, Any] = {}
+
+
+def _locmem_aliases(configured: dict[str, Any]) -> list[str]:
     from django.core.cache.backends.locmem import LocMemCache
     from django.utils.module_loading import import_string
 
     found = []
-    for alias, options in settings.CACHES.items():
+    for alias, options in configured.items():
         try:
             backend = import_string(options["BACKEND"])
         except (ImportError, KeyError):
             continue  # Django reports a broken CACHES entry when it is used
-        # Checked on the class first: making another backend's client here
-        # could open a connection no test asked for.
+        # Checked on the class: making another backend's client here could
+        # open a connection no test asked for.
         if isinstance(backend, type) and issubclass(backend, LocMemCache):
-            found.append(caches[alias])
+            found.append(alias)
     return found
 
 
