@@ -116,23 +116,32 @@ def job_command(cell: dict[str, str], posargs: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "--parity-mode", cell["stack"], *args]
 
 
-def simulate(folder: Path) -> dict[str, Any]:
-    """Run the matrix and the merge, and one process; return what happened."""
+def simulate(folder: Path, *, at_once: bool = True) -> dict[str, Any]:
+    """Run the matrix and the merge, and one process; return what happened.
+
+    The four jobs run at once, as on CI, unless ``at_once`` is false; then
+    they run one after the other and each one's time is kept.
+    """
     cells, posargs, merge = workflow_jobs()
     env = environment()
     started = time.perf_counter()
-    jobs = [
-        subprocess.Popen(
-            job_command(cell, posargs),
-            cwd=folder,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+    jobs, outputs, alone = [], [], []
+    for cell in cells:
+        jobs.append(
+            subprocess.Popen(
+                job_command(cell, posargs),
+                cwd=folder,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         )
-        for cell in cells
-    ]
-    outputs = [job.communicate(timeout=300)[0] for job in jobs]
+        if not at_once:
+            outputs.append(jobs[-1].communicate(timeout=300)[0])
+            alone.append(time.perf_counter() - started - sum(alone))
+    if at_once:
+        outputs = [job.communicate(timeout=300)[0] for job in jobs]
     jobs_done = time.perf_counter()
     assert merge[:3] == ["python", "-m", "restflow_parity"]
     merged = subprocess.run(
@@ -158,6 +167,7 @@ def simulate(folder: Path) -> dict[str, Any]:
         "outputs": outputs,
         "merged": merged,
         "single": single,
+        "alone": alone,
         "seconds": {
             "4 jobs": jobs_done - started,
             "merge": merge_done - jobs_done,
