@@ -110,21 +110,46 @@ def nox_sessions(noxfile: Path) -> list[str]:
     return re.findall(r"^[*-] (\S+)", listed.stdout, re.M)
 
 
-def test_noxfile_snippet_has_a_session_per_stack() -> None:
-    assert nox_sessions(SNIPPETS / "noxfile.py") == ["tests(sync)", "tests(async)"]
+def test_noxfile_snippet_has_a_session_per_stack_and_the_merge() -> None:
+    assert nox_sessions(SNIPPETS / "noxfile.py") == [
+        "tests(sync)",
+        "tests(async)",
+        "parity",
+    ]
+    source = (SNIPPETS / "noxfile.py").read_text()
+    assert '"pytest-split"' in source  # the shards of the CI snippet need it
 
 
-def test_github_actions_snippet_runs_each_stacks_nox_session() -> None:
+def test_github_actions_snippet_shards_each_stack_and_merges_the_reports() -> None:
     workflow = yaml.safe_load((SNIPPETS / "github-actions.yml").read_text())
     job = workflow["jobs"]["tests"]
-    stacks = job["strategy"]["matrix"]["stack"]
-    assert stacks == ["sync", "async"]
+    matrix = job["strategy"]["matrix"]
+    assert matrix["stack"] == ["sync", "async"]
+    assert matrix["group"] == [1, 2]
     (command,) = [
         step["run"] for step in job["steps"] if "nox -s" in step.get("run", "")
     ]
     sessions = nox_sessions(SNIPPETS / "noxfile.py")
-    for stack in stacks:
+    for stack in matrix["stack"]:
         assert command.replace("${{ matrix.stack }}", stack).split('"')[1] in sessions
+    posargs = command.partition(" -- ")[2]
+    assert f"--splits {len(matrix['group'])} --group ${{{{ matrix.group }}}}" in posargs
+    assert "--parity-report reports/${{ matrix.stack }}-${{ matrix.group }}.json" in (
+        posargs
+    )
+    (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert upload["if"] == "always()"  # failing jobs are when the verdict matters
+    assert upload["with"]["path"] == "reports/"
+    merge_job = workflow["jobs"]["parity"]
+    assert merge_job["needs"] == "tests"
+    assert merge_job["if"] == "always()"
+    (download,) = [
+        s for s in merge_job["steps"] if "download-artifact" in s.get("uses", "")
+    ]
+    assert download["with"]["path"] == "reports"
+    (merge,) = [s["run"] for s in merge_job["steps"] if "merge" in s.get("run", "")]
+    assert merge.startswith("python -m restflow_parity merge reports")
+    # tests/test_matrix.py runs these very commands on one machine.
 
 
 def test_project_noxfile_has_the_stack_sessions_ci_uses() -> None:
