@@ -177,3 +177,42 @@ def test_without_the_executor_api_the_warning_says_why(
             "or later*"
         ]
     )
+
+
+def test_a_trio_marked_test_is_left_to_its_plugin(project: pytest.Pytester) -> None:
+    # pytest-trio's rule, in a conftest: it runs the tests marked trio (its
+    # pytest_pyfunc_call is not tryfirst, so restflow-parity's is asked first).
+    project.makeconftest(
+        """
+        import functools
+        import inspect
+
+        import pytest
+        import trio
+
+
+        def pytest_configure(config):
+            config.addinivalue_line("markers", "trio: run with trio")
+
+
+        def pytest_pyfunc_call(pyfuncitem):
+            if pyfuncitem.get_closest_marker("trio") is None:
+                return None
+            names = inspect.signature(pyfuncitem.obj).parameters
+            kwargs = {n: pyfuncitem.funcargs[n] for n in names}
+            trio.run(functools.partial(pyfuncitem.obj, **kwargs))
+            return True
+        """
+    )
+    project.makepyfile(
+        test_trio="""
+        import pytest
+        import sniffio
+
+        @pytest.mark.trio
+        @pytest.mark.django_db
+        async def test_runs_on_trio():
+            assert sniffio.current_async_library() == "trio"
+        """
+    )
+    run(project, "-p", "no:anyio").assert_outcomes(passed=1)

@@ -279,3 +279,18 @@ def test_system_checks_run_at_session_start(
     )
     # Before the tests, as manage.py test prints them.
     assert output.index(expected) < output.index("test_nothing.py")
+
+
+def test_kit_messages_follow_the_app_and_the_silenced_list() -> None:
+    from django.conf import settings
+    from django.test import override_settings
+
+    from restflow_parity.checks import kit_messages
+
+    with override_settings(MIDDLEWARE=[]):
+        assert [m.id for m in kit_messages()] == ["restflow_parity.W001"]
+        with override_settings(SILENCED_SYSTEM_CHECKS=["restflow_parity.W001"]):
+            assert kit_messages() == []
+        others = [a for a in settings.INSTALLED_APPS if a != "restflow_parity"]
+        with override_settings(INSTALLED_APPS=others):
+            assert kit_messages() == []  # the checks belong to the app

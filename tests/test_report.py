@@ -351,3 +351,52 @@ def test_the_command_line_entry_points(tmp_path: Path, command: list[str]) -> No
     )
     assert done.returncode == 1, done.stderr
     assert "t.py::b[*]: sync passed, async failed" in done.stdout
+
+
+def test_junit_and_markdown_name_missing_variants_and_errors() -> None:
+    from restflow_parity.render import junit_xml, markdown
+
+    sync, async_ = run("sync-1", "sync"), run("async-1", "async")
+    report = Report(
+        [sync, async_],
+        [
+            variant("a", "sync", "passed", sync),
+            variant("a", "async", "passed", async_),
+            variant("b", "sync", "error", sync, phase="setup", message="x|y"),
+            variant("c", "sync", "skipped", sync, message="later"),
+            variant("c", "async", "skipped", async_, message="later"),
+        ],
+    )
+    tally = report.tally()
+    text = markdown(report, tally)
+    assert text.startswith("## restflow-parity: 1 test(s) ran on one stack only")
+    assert "| `t.py::b[*]` | sync error | async |" in text
+    assert "Merged from 2 run(s): async-1, sync-1." in text
+    root = ET.fromstring(junit_xml(tally))
+    parity = root.find("testsuite[@name='parity']")
+    assert parity is not None
+    assert (parity.get("errors"), parity.get("failures")) == ("1", "0")
+    error = parity.find("testcase[@name='t.py::b[*]']/error")
+    assert error is not None
+    assert error.get("message") == "sync error; async missing: parity unknown"
+    sync_suite = root.find("testsuite[@name='sync']")
+    assert sync_suite is not None
+    assert (sync_suite.get("errors"), sync_suite.get("skipped")) == ("1", "1")
+    variant_error = sync_suite.find("testcase[@name='b[sync]']/error")
+    assert variant_error is not None
+    assert variant_error.get("message") == "setup: x|y"
+
+
+def test_junit_of_a_one_stack_run_skips_the_verdicts() -> None:
+    from restflow_parity.render import junit_xml, markdown
+
+    sync = run("sync-only", "sync")
+    report = Report([sync], [variant("a", "sync", "failed", sync, message="no")])
+    root = ET.fromstring(junit_xml(report.tally()))
+    parity = root.find("testsuite[@name='parity']")
+    assert parity is not None
+    assert parity.get("skipped") == "1"
+    text = markdown(report, report.tally())
+    assert "no test passed on one stack and failed on the other" in text
+    assert "| async | not selected |" in text
+    assert "failed: no (sync-only)" not in text  # only mismatches get cells
