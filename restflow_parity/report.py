@@ -21,7 +21,6 @@ import dataclasses
 import json
 import os
 import socket
-import sys
 import time
 import uuid
 from collections.abc import Iterable
@@ -157,7 +156,3 @@ def default_label(path: str | os.PathLike[str]) -> str:
     name = Path(path).name
     return name.removesuffix(".json") or name
 
-
-def command_line() -> str:
-    """How this process was started, for messages."""
-    return " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])

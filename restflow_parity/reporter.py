@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from restflow_parity.report import Report, Run, default_label
-from restflow_parity.summary import ParityTally, Variant
+from restflow_parity.summary import OUTCOMES, ParityTally, Variant
 
 __all__ = ["VARIANT_PROPERTY", "WHERE_PROPERTY", "ParityReporter", "where_it_runs"]
 
@@ -118,8 +118,7 @@ def _apply(variant: Variant, report: pytest.TestReport) -> None:
         outcome = "failed"
     else:
         outcome = "error"  # set-up or tear-down: a fixture, setUpClass, ...
-    rank = ("passed", "skipped", "failed", "error")
-    if rank.index(outcome) > rank.index(variant.outcome):
+    if OUTCOMES.index(outcome) > OUTCOMES.index(variant.outcome):
         variant.outcome = outcome
         variant.phase = report.when or "call"
         variant.message = _first_line(report)

@@ -20,7 +20,7 @@ from typing import Any
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.modes import Mode, mode_of
-from restflow_parity.summary import Variant
+from restflow_parity.summary import OUTCOMES, Variant
 from restflow_parity.variant_state import variant_state
 
 __all__ = [
@@ -139,8 +139,7 @@ class ParityResultMixin(_RollsBack):
         variant = self._parity_current.get(test.id())
         if variant is None:
             return
-        ranks = ("passed", "skipped", "failed", "error")
-        if ranks.index(outcome) >= ranks.index(variant.outcome):
+        if OUTCOMES.index(outcome) >= OUTCOMES.index(variant.outcome):
             variant.outcome = outcome
             variant.phase = ""  # unittest does not say if setUp or the test raised
             if isinstance(err, tuple) and len(err) > 1 and err[1] is not None:

@@ -3,7 +3,8 @@
 # Copy into your project's noxfile.py. `nox -s "tests(sync)"` and
 # `nox -s "tests(async)"` each run the whole suite, @run_both_modes tests on
 # that stack only; arguments after `--` go to pytest (CI passes
-# `--splits 2 --group 1 --parity-report reports/sync-1.json`).
+# `--splits 2 --group 1 --splitting-algorithm least_duration
+# --parity-report reports/sync-1.json`).
 import nox
 
 PACKAGES = ("-r", "requirements.txt", "restflow-parity[pytest]", "pytest-split")

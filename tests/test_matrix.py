@@ -180,15 +180,29 @@ def verdicts(report: Report) -> dict[str, tuple[str, str]]:
     return {v.test: (v.kind, v.outcomes()) for v in report.tally().verdicts()}
 
 
+RANDOM_ORDER_INI = """[pytest]
+DJANGO_SETTINGS_MODULE = proj_settings
+addopts = -p no:cacheprovider
+filterwarnings =
+    error
+asyncio_default_fixture_loop_scope = function
+"""
+
+
 def test_the_merged_matrix_gives_the_single_process_verdict(
     project: pytest.Pytester,
 ) -> None:
+    # Every job orders its tests at random (pytest-randomly, a seed each), as
+    # a suite with pytest-randomly does in CI: the shards must still split
+    # each stack without a gap or an overlap.
+    project.makeini(RANDOM_ORDER_INI)
     project.makepyfile(test_suite=SUITE)
     done = simulate(project.path)
     for job, output in zip(done["jobs"], done["outputs"], strict=True):
         # A job fails when a test fails: the planted mismatch's async variant.
         assert job.returncode in (0, 1), output
         assert "[100%]" in output, output
+        assert "Using --randomly-seed=" in output, output
     reports = {
         f"{c['stack']}-{c['group']}": Report.read(
             project.path / "reports" / f"{c['stack']}-{c['group']}.json"
@@ -218,10 +232,18 @@ def test_the_merged_matrix_gives_the_single_process_verdict(
         "sync passed, async failed",
     )
     assert done["single"].returncode == 1
-    assert (
-        "test_suite.py::test_only_sync_works[*]: sync passed, async failed "
-        "(sync ran first, in the same process)"
-    ) in done["single"].stdout
+    single_lines = [
+        line.strip()
+        for line in done["single"].stdout.splitlines()
+        if "test_only_sync_works[*]:" in line
+    ]
+    assert single_lines in (
+        [
+            "test_suite.py::test_only_sync_works[*]: sync passed, async failed "
+            f"({first} ran first, in the same process)"
+        ]
+        for first in ("sync", "async")
+    ), single_lines
 
 
 def test_a_lost_shard_is_reported_never_taken_for_parity(
