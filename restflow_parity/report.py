@@ -155,4 +155,3 @@ def default_label(path: str | os.PathLike[str]) -> str:
     """A run's label: the report's file name without ``.json``."""
     name = Path(path).name
     return name.removesuffix(".json") or name
-
