@@ -227,8 +227,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
                 "this anyio test uses the database, but its async ORM calls "
                 "run outside the test's transaction, so its rows are not "
                 "rolled back: isolating anyio tests needs asgiref 3.13 or "
-                "later (pip install -U asgiref), or use "
-                "@pytest.mark.django_db(transaction=True)."
+                "later (pip install -U 'asgiref>=3.13')."
             )
         )
 
