@@ -146,3 +146,12 @@ def manage_py() -> list[str]:
     if script.endswith(".py") and os.path.isfile(script):
         return [sys.executable, script]
     return [sys.executable, "-m", "django"]
+
+
+def _iter_tests(suite: unittest.TestSuite) -> Any:
+    """Every test in a suite, nested suites flattened (tests/soak uses it)."""
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from _iter_tests(test)
+        else:
+            yield test
