@@ -13,6 +13,8 @@ from __future__ import annotations
 import pytest
 from test_plugin import project, run, write_ini
 
+from restflow_parity.isolation import executor_context_supported
+
 pytest_plugins = ["pytester"]
 __all__ = ["project"]  # the fixture, imported for the tests here
 
@@ -81,7 +83,13 @@ def test_anyio_runs_its_tests_on_its_backends_and_rows_roll_back(
     project.makeconftest(CONFTEST)
     project.makepyfile(test_anyio=ANYIO_TESTS)
     result = run(project, "-s", "-v", *ORDERS[order])
-    result.assert_outcomes(passed=5)
+    if executor_context_supported():
+        result.assert_outcomes(passed=5)
+    else:
+        # asgiref < 3.13 (CI's oldest versions): the database tests cannot be
+        # isolated, and say so; warnings are errors in this project.
+        result.assert_outcomes(passed=3, errors=2)
+        result.stdout.fnmatch_lines(["*AsyncIsolationWarning*asgiref 3.13*"])
     for backend in ("asyncio", "trio"):
         result.stdout.fnmatch_lines([f"*test_runs_on_its_backend?{backend}? PASSED*"])
     if order == "anyio-first-loaded":

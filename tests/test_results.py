@@ -19,37 +19,42 @@ from restflow_parity.rerun import pytest_command
 from restflow_parity.results import ParityRemoteTestResult, ParityResultMixin
 
 
+@run_both_modes
+class Outcomes(SimpleTestCase):
+    """Run by hand below; module-level, so a --parallel worker can pickle it."""
+
+    __test__ = False
+
+    def test_passes(self) -> None:
+        cache.set("written-by-a-variant", self.mode)
+
+    def test_fails(self) -> None:
+        raise AssertionError(f"{self.mode} broke")
+
+    def test_errors(self) -> None:
+        raise KeyError("missing")
+
+    def test_skips(self) -> None:
+        self.skipTest("not today")
+
+    @unittest.expectedFailure
+    def test_expected_failure(self) -> None:
+        raise AssertionError
+
+    @unittest.expectedFailure
+    def test_unexpected_success(self) -> None:
+        pass
+
+    def test_subtests(self) -> None:
+        with self.subTest(part="assert"):
+            raise AssertionError("in a subtest")
+
+    def test_subtest_error(self) -> None:
+        with self.subTest(part="error"):
+            raise ValueError("in a subtest")
+
+
 def make_cases() -> type[SimpleTestCase]:
-    @run_both_modes
-    class Outcomes(SimpleTestCase):
-        def test_passes(self) -> None:
-            cache.set("written-by-a-variant", self.mode)
-
-        def test_fails(self) -> None:
-            raise AssertionError(f"{self.mode} broke")
-
-        def test_errors(self) -> None:
-            raise KeyError("missing")
-
-        def test_skips(self) -> None:
-            self.skipTest("not today")
-
-        @unittest.expectedFailure
-        def test_expected_failure(self) -> None:
-            raise AssertionError
-
-        @unittest.expectedFailure
-        def test_unexpected_success(self) -> None:
-            pass
-
-        def test_subtests(self) -> None:
-            with self.subTest(part="assert"):
-                raise AssertionError("in a subtest")
-
-        def test_subtest_error(self) -> None:
-            with self.subTest(part="error"):
-                raise ValueError("in a subtest")
-
     return Outcomes
 
 
