@@ -34,8 +34,8 @@ from restflow_parity.pending import in_event_loop
 
 __all__ = [
     "ParityAssertions",
-    "acapture_on_commit_callbacks",
     "aassert_num_queries",
+    "acapture_on_commit_callbacks",
     "install_assertions",
 ]
 
@@ -94,11 +94,11 @@ class _AtMost(CaptureQueriesContext):
         super().__exit__(kind, error, tb)
         if kind is None and len(self) > self.num:
             queries = "\n".join(
-                f"{i}. {query['sql']}" for i, query in enumerate(self.captured_queries, 1)
+                f"{i}. {query['sql']}"
+                for i, query in enumerate(self.captured_queries, 1)
             )
             raise AssertionError(
-                f"Expected at most {self.num} queries, {len(self)} were run:\n"
-                f"{queries}"
+                f"Expected at most {self.num} queries, {len(self)} were run:\n{queries}"
             )
 
 
@@ -173,11 +173,13 @@ def install_assertions(owner: type) -> None:
     for name in ("acaptureOnCommitCallbacks", "aassertNumQueries"):
         if not hasattr(owner, name):
             setattr(owner, name, ParityAssertions.__dict__[name])
-    capture = getattr(owner, "captureOnCommitCallbacks", None)
+    capture: Any = getattr(owner, "captureOnCommitCallbacks", None)
     if capture is not None and not getattr(capture, "_restflow_parity_guard", False):
         # The classmethod as bound to owner (Django's ignores its class).
         guarded = classmethod(_guarded_capture(capture))
-        setattr(owner, "captureOnCommitCallbacks", guarded)
-    count = getattr(owner, "assertNumQueries", None)
+        target: Any = owner
+        target.captureOnCommitCallbacks = guarded
+    count: Any = getattr(owner, "assertNumQueries", None)
     if count is not None and not getattr(count, "_restflow_parity_guard", False):
-        setattr(owner, "assertNumQueries", _guarded_count(count))
+        counted: Any = owner
+        counted.assertNumQueries = _guarded_count(count)

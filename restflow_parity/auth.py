@@ -36,7 +36,9 @@ def user_exists(credentials: dict[str, Any]) -> bool | None:
     return True
 
 
-def warn_if_unknown(name: str, credentials: dict[str, Any], exists: bool | None) -> None:
+def warn_if_unknown(
+    name: str, credentials: dict[str, Any], exists: bool | None
+) -> None:
     """Warn, naming the fix, when a login failed because the user is missing."""
     if exists is not False:
         return  # a wrong password or an inactive user: the test may mean it

@@ -330,7 +330,9 @@ class RequestBuilder:
         # A real WSGI environ holds str values; users pass ports as ints.
         for layer in (self.defaults, self._credentials, request):
             for key, value in layer.items():
-                environ[key] = value if isinstance(value, str) or "." in key else str(value)
+                environ[key] = (
+                    value if isinstance(value, str) or "." in key else str(value)
+                )
         default_query = self.defaults.get("QUERY_STRING")
         if default_query:
             # Django's WSGI client drops the constructor's query_params= from
@@ -353,7 +355,9 @@ class RequestBuilder:
 
     # --- hooks for clients ----------------------------------------------------
 
-    def _remember(self, extra: dict[str, Any], headers: Mapping[str, str] | None) -> None:
+    def _remember(
+        self, extra: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> None:
         """Clients record a request's keywords (Django's ``assertRedirects``
         repeats them); factories keep nothing."""
 

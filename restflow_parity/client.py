@@ -236,9 +236,14 @@ class ClientBase(ClientMixin, RequestBuilder):
         # Thread-sensitive: under Django's runner and the pytest plugin this
         # is the thread holding the test's connection and transaction.
         response = await sync_to_async(self._wsgi_send)(environ)
-        if isinstance(response, StreamingHttpResponse) and not response.is_async:
-            content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
-            response.streaming_content = aiter_blocking(content)
+        if isinstance(response, StreamingHttpResponse):
+            if response.is_async:
+                # A WSGI server would drain it synchronously, warning.
+                chunks: Any = response.streaming_content
+                response.streaming_content = _warn_first(chunks, ASYNC_STREAM_WARNING)
+            else:
+                content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
+                response.streaming_content = aiter_blocking(content)
         return response
 
     async def _asgi_send(
@@ -298,7 +303,9 @@ class ClientBase(ClientMixin, RequestBuilder):
 
     # --- following redirects ----------------------------------------------------
 
-    def _remember(self, extra: dict[str, Any], headers: Mapping[str, str] | None) -> None:
+    def _remember(
+        self, extra: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> None:
         self.extra = extra
         self.headers = headers
 
@@ -442,6 +449,14 @@ class AsyncAPIClient(ClientBase):
 
 async def _drain(content: AsyncIterator[bytes]) -> list[bytes]:
     return [chunk async for chunk in content]
+
+
+async def _warn_first(
+    content: AsyncIterator[bytes], message: str
+) -> AsyncIterator[bytes]:
+    warn_at(message, Warning)  # at the line that starts reading the body
+    async for chunk in content:
+        yield chunk
 
 
 def decorate_response(

@@ -96,7 +96,7 @@ def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
 
 @pytest.fixture
 def parity_client(parity_mode: str) -> Any:
-    """The mode's ``APIClient``: awaitable in ``async def`` tests, blocking in ``def``."""
+    """The mode's ``APIClient``: awaitable in ``async def`` tests, else blocking."""
     from restflow_parity.client import APIClient
 
     return APIClient()

@@ -62,9 +62,7 @@ ASYNC_STREAM_WARNING = (
 Site = tuple[str, int, dict[str, Any]]
 
 
-def warn_at(
-    message: str, category: type[Warning], site: Site | None = None
-) -> None:
+def warn_at(message: str, category: type[Warning], site: Site | None = None) -> None:
     """Warn at ``site`` (a test's line), or at the innermost line outside the kit."""
     filename, lineno, module_globals = site or call_site()
     warnings.warn_explicit(

@@ -331,8 +331,10 @@ def variant_client_classes(owner: type) -> tuple[type, type]:
         declared = getattr(owner, attribute, DRFAPIClient)
         if declared in stock:
             chosen.append(stock[declared])
-        elif isinstance(declared, type) and issubclass(declared, ClientBase) and (
-            declared.stack is None
+        elif (
+            isinstance(declared, type)
+            and issubclass(declared, ClientBase)
+            and (declared.stack is None)
         ):
             chosen.append(declared)
         else:

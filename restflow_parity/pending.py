@@ -91,8 +91,7 @@ class PendingResponse:
                 "(restflow_parity.test.APIClient)."
             )
         raise MissingAwaitError(
-            f"{what} on the result of {self._description}, which was never sent: "
-            + fix
+            f"{what} on the result of {self._description}, which was never sent: " + fix
         )
 
     def __getattr__(self, name: str) -> NoReturn:

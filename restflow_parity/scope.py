@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from django.http import HttpRequest
 
-__all__ = ["ASGI_SPEC_VERSION", "SCOPE_KEYS", "HTTPScope", "build_scope", "overlay_scope"]
+__all__ = [
+    "ASGI_SPEC_VERSION",
+    "SCOPE_KEYS",
+    "HTTPScope",
+    "build_scope",
+    "overlay_scope",
+]
 
 #: The HTTP sub-spec version we claim; uvicorn sends the same.
 ASGI_SPEC_VERSION = "2.3"
