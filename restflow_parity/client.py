@@ -188,10 +188,10 @@ class ClientBase(ClientMixin, RequestBuilder):
                 response = self._wsgi_send(environ)
                 if isinstance(response, StreamingHttpResponse) and response.is_async:
                     # A def body iterates the body, so an async one is read
-                    # now, as Django's WSGI side does (with its warning).
-                    warn_at(ASYNC_STREAM_WARNING, Warning)
+                    # on a loop of its own when it is first iterated, as
+                    # Django's WSGI side does, with its warning.
                     content: Any = response.streaming_content
-                    response.streaming_content = async_to_sync(_drain)(content)
+                    response.streaming_content = _drained_when_read(content)
             else:
                 # Run the request on a loop in a worker thread while this
                 # thread serves the ORM, as Django's runner does.
@@ -449,6 +449,11 @@ class AsyncAPIClient(ClientBase):
 
 async def _drain(content: AsyncIterator[bytes]) -> list[bytes]:
     return [chunk async for chunk in content]
+
+
+def _drained_when_read(content: AsyncIterator[bytes]) -> Iterator[bytes]:
+    warn_at(ASYNC_STREAM_WARNING, Warning)  # at the line that reads the body
+    yield from async_to_sync(_drain)(content)
 
 
 async def _warn_first(

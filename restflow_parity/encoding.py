@@ -110,6 +110,10 @@ def _as_given(
         boundary = boundary.split(";")[0].strip() or BOUNDARY
         return encode_multipart(boundary, dict(data))
     data = encode_json(data, content_type, json_encoder)
+    if isinstance(data, _RAW):
+        # Bytes are sent as given; Django would re-encode them to a charset
+        # named in content_type (a compression codec, even).
+        return bytes(data)
     match = CONTENT_TYPE_RE.match(content_type)
     charset = match[1] if match else settings.DEFAULT_CHARSET
     return force_bytes(data, encoding=charset)
