@@ -42,10 +42,20 @@ __all__ = [
 
 @asynccontextmanager
 async def _on_connection_thread(
-    manager: AbstractContextManager[Any],
+    make: Callable[[], AbstractContextManager[Any]],
 ) -> AsyncIterator[Any]:
-    # Both ends thread-sensitive: the thread that owns the test's connection.
-    value = await sync_to_async(manager.__enter__)()
+    # Made, entered and left in the thread that owns the test's connection
+    # (thread-sensitive): connections are thread-local, so even looking one
+    # up on the event loop's thread would find another.
+    manager: AbstractContextManager[Any] | None = None
+
+    def enter() -> Any:
+        nonlocal manager
+        manager = make()
+        return manager.__enter__()
+
+    value = await sync_to_async(enter)()
+    assert manager is not None
     try:
         yield value
     except BaseException as error:
@@ -62,7 +72,7 @@ def acapture_on_commit_callbacks(
     # Django's capture only reads the connection's on_commit list, so it
     # serves TransactionTestCase too (where callbacks run at once).
     return _on_connection_thread(
-        TestCase.captureOnCommitCallbacks(using=using, execute=execute)
+        lambda: TestCase.captureOnCommitCallbacks(using=using, execute=execute)
     )
 
 
@@ -70,10 +80,14 @@ def aassert_num_queries(
     num: int, *, using: str = DEFAULT_DB_ALIAS, exact: bool = True
 ) -> AbstractAsyncContextManager[Any]:
     """Fail unless the block runs ``num`` queries (at most ``num`` if not exact)."""
-    connection = connections[using]
-    if exact:
-        return _on_connection_thread(_AssertNumQueriesContext(_Case(), num, connection))
-    return _on_connection_thread(_AtMost(connection, num))
+
+    def make() -> AbstractContextManager[Any]:
+        connection = connections[using]
+        if exact:
+            return _AssertNumQueriesContext(_Case(), num, connection)
+        return _AtMost(connection, num)
+
+    return _on_connection_thread(make)
 
 
 class _Case:

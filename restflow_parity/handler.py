@@ -77,7 +77,9 @@ def warn_at(message: str, category: type[Warning], site: Site | None = None) -> 
 
 
 def request_scope(
-    environ: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    environ: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    site: Site | None = None,
 ) -> HTTPScope:
     """The scope for a test request's environ, saying what it cannot carry."""
     lost = lost_in_scope(environ)
@@ -91,6 +93,7 @@ def request_scope(
             "HTTP_*), use force_authenticate() for REMOTE_USER-style "
             "authentication, or run this test on the sync stack only.",
             ScopeLossWarning,
+            site,
         )
     scope = build_scope(environ)
     return overlay_scope(scope, overrides) if overrides else scope
@@ -278,7 +281,7 @@ class AsyncClientHandler(BaseHandler):
         """
         if getattr(self, "_middleware_chain", None) is None:
             self.load_middleware(is_async=True)
-        scope = request_scope(environ, overrides)
+        scope = request_scope(environ, overrides, site)
         body = (overrides or {}).get("_body_file") or environ["wsgi.input"]
         # One pause spans the request: each pause and resume rewires two
         # signals and clears their receiver caches (measured, not free).

@@ -18,6 +18,8 @@ urlpatterns = [
     path("async/stream/", views.async_stream, name="async-stream"),
     path("redirect/", views.redirect_to, name="redirect"),
     path("echo/", views.echo, name="echo"),
+    path("greeting/", views.greeting, name="greeting"),
+    path("remote-user/", views.remote_user, name="remote-user"),
     path("loop/", RedirectView.as_view(url="/loop/"), name="loop"),
     path("csrf/", views.csrf, name="csrf"),
     path("boom/", views.boom, name="boom"),

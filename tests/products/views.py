@@ -176,6 +176,18 @@ def echo(request: HttpRequest) -> JsonResponse:
     )
 
 
+def greeting(request: HttpRequest) -> HttpResponse:
+    """A template response: what assertTemplateUsed and response.context read."""
+    from django.shortcuts import render
+
+    return render(request, "products/greeting.html", {"name": request.GET.get("name")})
+
+
+def remote_user(request: HttpRequest) -> JsonResponse:
+    """REMOTE_USER: a WSGI server variable that no ASGI scope carries."""
+    return JsonResponse({"remote_user": request.META.get("REMOTE_USER")})
+
+
 @ensure_csrf_cookie
 def csrf(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"token": get_token(request)})
