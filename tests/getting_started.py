@@ -40,6 +40,7 @@ PAGE = DOCS / "getting-started.md"
 SETTINGS = "mysite.test_settings"
 # What the outer run exported must not choose for the walk's commands.
 SCRUBBED_PREFIXES = ("DJANGO_", "RESTFLOW_PARITY_", "PYTEST_", "PYTHONPATH")
+CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
 
 class PageError(AssertionError):
@@ -101,6 +102,13 @@ def environment() -> dict[str, str]:
 
 def walk(root: Path) -> Walk:
     """Follow the page in ``root`` (an empty folder); raise PageError on a fault."""
+    for folder in root.resolve().parents:
+        found = [folder / n for n in CONFIG_FILES if (folder / n).exists()]
+        if found:
+            # pytest would take its rootdir and options from there.
+            raise PageError(
+                f"walk in a folder outside any project, not under {found[0]}"
+            )
     started = time.perf_counter()
     done = Walk(root=root, project=root)
     cwd = root
