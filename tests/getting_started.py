@@ -40,6 +40,9 @@ PAGE = DOCS / "getting-started.md"
 SETTINGS = "mysite.test_settings"
 # What the outer run exported must not choose for the walk's commands.
 SCRUBBED_PREFIXES = ("DJANGO_", "RESTFLOW_PARITY_", "PYTEST_", "PYTHONPATH")
+# The runners whose system-check output is compared with the page's. pytest
+# joins when the plugin runs the checks at session start.
+CHECK_RUNNERS: tuple[str, ...] = ("manage.py",)
 CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
 
@@ -226,7 +229,9 @@ def check_summary(done: Walk) -> None:
         raise PageError(f"{block.id}: the page shows {shown}, pytest printed {printed}")
 
 
-def check_system_checks(done: Walk, runners: tuple[str, ...]) -> list[Run]:
+def check_system_checks(
+    done: Walk, runners: tuple[str, ...] = CHECK_RUNNERS
+) -> list[Run]:
     """The page's warning lines, printed by each runner when the middleware is out."""
     (block,) = [
         b for b in blocks() if b.language == "text" and "restflow_parity.W001" in b.code
@@ -274,7 +279,7 @@ def main() -> None:
         try:
             done = walk(root)
             check_summary(done)
-            checks = check_system_checks(done, ("manage.py",))
+            checks = check_system_checks(done, CHECK_RUNNERS)
         except PageError as error:
             sys.exit(f"{PAGE.name} does not hold: {error}")
     import django

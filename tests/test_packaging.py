@@ -45,6 +45,15 @@ def test_project_urls_match_the_docs_site() -> None:
     assert (ROOT / "docs" / "changelog.md").exists()
 
 
+def test_docs_extra_has_what_the_site_build_uses() -> None:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    extra = config["options.extras_require"]["docs"]
+    names = {re.split(r"[\[<>=;]", row.strip())[0] for row in extra.splitlines()}
+    # mkdocstrings formats the reference's signatures with ruff.
+    assert {"mkdocs-material", "mkdocstrings", "ruff"} <= names
+
+
 def test_built_sdist_and_wheel(tmp_path: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],
