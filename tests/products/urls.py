@@ -14,6 +14,7 @@ urlpatterns = [
     path("async/products/", views.async_product_names, name="async-products"),
     path("async/products/create/", views.async_create_product, name="async-create"),
     path("export.csv", views.export_csv, name="export-csv"),
+    path("export/native.csv", views.export_native_csv, name="export-native-csv"),
     path("async/stream/", views.async_stream, name="async-stream"),
     path("redirect/", views.redirect_to, name="redirect"),
     path("echo/", views.echo, name="echo"),
