@@ -121,7 +121,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         outcome = "skipped"  # xfail too: neither passes nor fails
     else:
         outcome = "failed" if report.when == "call" else "error"
-    info = dict(report.user_properties).get(_PROPERTY, {})
+    info: dict[str, Any] = {}
+    for key, value in report.user_properties:
+        if key == _PROPERTY and isinstance(value, dict):
+            info = value
     _OUTCOMES.add(
         report.nodeid,
         outcome,

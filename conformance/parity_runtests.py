@@ -107,7 +107,7 @@ def main(argv: list[str]) -> None:
         base = get_resultclass(self) or unittest.TextTestResult
         return recording_result(base, outcomes, counter)
 
-    DiscoverRunner.get_resultclass = resultclass  # type: ignore[assignment,method-assign]
+    DiscoverRunner.get_resultclass = resultclass  # type: ignore[method-assign]
     setup = django.setup
 
     @functools.wraps(setup)

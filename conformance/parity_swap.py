@@ -14,6 +14,7 @@ Imported by ``parity_runtests.py`` (Django's runner) and ``parity_pytest.py``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import traceback
@@ -81,8 +82,13 @@ def _swap_django(swap: str) -> dict[str, str]:
     from restflow_parity import test
 
     done: dict[str, str] = {}
+    pairs: dict[str, type]
+    client: type
     if swap == "sync":
-        pairs = {"Client": test.SyncAPIClient, "RequestFactory": test.SyncAPIRequestFactory}
+        pairs = {
+            "Client": test.SyncAPIClient,
+            "RequestFactory": test.SyncAPIRequestFactory,
+        }
         attribute, client = "client_class", test.SyncAPIClient
     else:
         pairs = {
@@ -122,7 +128,7 @@ def _swap_drf() -> dict[str, str]:
 
 
 def _swap_adrf() -> dict[str, str]:
-    import adrf.test
+    import adrf.test  # type: ignore[import-untyped]
 
     from restflow_parity import test
 
@@ -183,10 +189,8 @@ class Outcomes:
     def write(self, path: Path) -> None:
         versions = {}
         for dist in ("Django", "djangorestframework", "adrf", "restflow-parity"):
-            try:
+            with contextlib.suppress(metadata.PackageNotFoundError):
                 versions[dist] = metadata.version(dist)
-            except metadata.PackageNotFoundError:
-                pass
         record = {
             "suite": self.suite,
             "run": self.run,
@@ -214,7 +218,9 @@ def describe(
     where = [f"{Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames[-1:]]
     ours = [f for f in frames[:-1] if "restflow_parity" in f.filename]
     if ours:
-        where.append(f"restflow_parity/{Path(ours[-1].filename).name}:{ours[-1].lineno}")
+        where.append(
+            f"restflow_parity/{Path(ours[-1].filename).name}:{ours[-1].lineno}"
+        )
     if where:
         text += f"  [{'; '.join(where)}]"
     return text[:400]

@@ -122,7 +122,9 @@ def selected(args: argparse.Namespace) -> list[suites.Suite]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
-    swapped_runs = {s.name: tuple(r.name for r in s.runs[1:]) for s in suites.SUITES.values()}
+    swapped_runs = {
+        s.name: tuple(r.name for r in s.runs[1:]) for s in suites.SUITES.values()
+    }
     try:
         differences = verdict.load_differences(args.differences, swapped_runs)
         trees = {s.name: prepare(s, args.cache) for s in selected(args)}
@@ -213,7 +215,10 @@ def summarise(
     trees: dict[str, Path | None],
     strict_stale: bool,
 ) -> dict[str, Any]:
-    rows, runs, notes, ok = [], [], [], True
+    rows: list[list[Any]] = []
+    runs: list[dict[str, Any]] = []
+    notes: list[str] = []
+    ok = True
     baselines = {j.suite.name: j for j in jobs if j.run is j.suite.baseline}
     for job in jobs:
         base = baselines[job.suite.name]
@@ -226,13 +231,17 @@ def summarise(
         }
         if job.crashed or base.crashed:
             ok = False
-            entry["crashed"] = job.crashed or f"the unchanged run crashed: {base.crashed}"
+            entry["crashed"] = (
+                job.crashed or f"the unchanged run crashed: {base.crashed}"
+            )
             notes.append(f"{job.run.key} CRASHED: {entry['crashed']}")
             rows.append([job.suite.name, job.run.name, "crashed"])
             runs.append(entry)
             continue
         tests = job.tests()
-        judged = verdict.judge(job.suite.name, job.run.name, base.tests(), tests, differences)
+        judged = verdict.judge(
+            job.suite.name, job.run.name, base.tests(), tests, differences
+        )
         baseline_run = job is base
         entry.update(
             counts=judged.counts,
@@ -285,8 +294,12 @@ def _variants(tests: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "variants": len(variants),
         "variants_ran": len(ran),
         "variants_asgi": sum(1 for t in ran if t.get("asgi")),
-        "variants_wsgi_only": sum(1 for t in ran if t.get("wsgi") and not t.get("asgi")),
-        "variants_no_request": sum(1 for t in ran if not t.get("wsgi") and not t.get("asgi")),
+        "variants_wsgi_only": sum(
+            1 for t in ran if t.get("wsgi") and not t.get("asgi")
+        ),
+        "variants_no_request": sum(
+            1 for t in ran if not t.get("wsgi") and not t.get("asgi")
+        ),
     }
 
 
@@ -310,15 +323,32 @@ def _notes(job: Job, judged: verdict.Verdict, entry: dict[str, Any]) -> list[str
     return lines
 
 
-HEADER = ["suite", "run", "tests", "passed", "failed", "errors", "skipped", "new", "listed", "ASGI", "time"]
+HEADER = [
+    "suite",
+    "run",
+    "tests",
+    "passed",
+    "failed",
+    "errors",
+    "skipped",
+    "new",
+    "listed",
+    "ASGI",
+    "time",
+]
 
 
 def _print_table(rows: list[list[Any]]) -> None:
     table = [HEADER, *[[str(cell) for cell in row] for row in rows]]
-    widths = [max(len(row[i]) for row in table if i < len(row)) for i in range(len(HEADER))]
+    widths = [
+        max(len(row[i]) for row in table if i < len(row)) for i in range(len(HEADER))
+    ]
     print()
     for row in table:
-        cells = [c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            c.ljust(w) if i < 2 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ]
         print("  ".join(cells).rstrip())
 
 

@@ -2,8 +2,8 @@
 
 Their test suites ship inside the sdists. The harness downloads the sdist of
 exactly the installed version with pip, keeps it in the cache folder
-(gitignored), and unpacks everything but the package itself, so the tests run
-against the installed code, never against a copy beside them.
+(gitignored), and unpacks its tests/ and top-level files only, so the tests
+run against the installed code, never against a copy beside them.
 """
 
 from __future__ import annotations
@@ -24,15 +24,14 @@ _DONE = ".unpacked"
 
 @dataclass(frozen=True)
 class Distribution:
-    """One project whose sdist is downloaded: its name and importable package."""
+    """One project whose sdist is downloaded, by the name pip knows it by."""
 
-    name: str  # as pip knows it
-    package: str  # the top-level package, left out of the unpacked tree
+    name: str
 
 
-DJANGO = Distribution("Django", "django")
-DRF = Distribution("djangorestframework", "rest_framework")
-ADRF = Distribution("adrf", "adrf")
+DJANGO = Distribution("Django")
+DRF = Distribution("djangorestframework")
+ADRF = Distribution("adrf")
 
 
 class SourceError(RuntimeError):
@@ -55,7 +54,7 @@ def source_tree(dist: Distribution, cache: Path = DEFAULT_CACHE) -> Path:
     if (target / _DONE).exists():
         return target
     archive = _download(dist, version, cache / "sdists")
-    _unpack(archive, dist.package, target)
+    _unpack(archive, target)
     return target
 
 
@@ -102,16 +101,16 @@ def _archive_in(folder: Path, dist: Distribution, version: str) -> Path | None:
     return next((p for p in folder.glob("*.tar.gz") if p.name.lower() == wanted), None)
 
 
-def _unpack(archive: Path, package: str, target: Path) -> None:
+def _unpack(archive: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent))
     try:
         with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if _wanted(m.name, package)]
+            members = [m for m in tar.getmembers() if _wanted(m)]
             if hasattr(tarfile, "data_filter"):  # 3.10.12+, 3.11.4+
                 tar.extractall(scratch, members, filter="data")
             else:  # pragma: no cover - older patch releases
-                tar.extractall(scratch, members)  # noqa: S202
+                tar.extractall(scratch, members)
         (top,) = scratch.iterdir()
         (top / _DONE).write_text(archive.name)
         try:
@@ -123,8 +122,12 @@ def _unpack(archive: Path, package: str, target: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _wanted(name: str, package: str) -> bool:
-    parts = name.split("/")
-    # The installed package is what runs; its copy in the sdist would shadow
-    # it on sys.path (pytest puts the sdist root there for DRF's tests).
-    return not (len(parts) > 1 and parts[1] == package)
+def _wanted(member: tarfile.TarInfo) -> bool:
+    """The sdist's top-level files (the suite's pytest configuration) and tests/.
+
+    Not the installed package's copy, which would shadow it on sys.path
+    (pytest puts the sdist root there for DRF's tests), nor the docs.
+    """
+    parts = member.name.split("/")
+    top_file = len(parts) == 2 and member.isfile()
+    return len(parts) == 1 or top_file or parts[1] == "tests"

@@ -51,7 +51,12 @@ SUITES = {
     "django": Suite(
         "django",
         sources.DJANGO,
-        _runs("django", ("django", "none", {}), ("sync", "sync", {}), ("async", "async", {})),
+        _runs(
+            "django",
+            ("django", "none", {}),
+            ("sync", "sync", {}),
+            ("async", "async", {}),
+        ),
         "runtests",
     ),
     "drf": Suite(

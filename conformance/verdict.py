@@ -88,7 +88,9 @@ def new_failures(
             continue
         before = baseline.get(base, {}).get("outcome", "absent")
         if before not in FAILING:
-            found.append(NewFailure(test_id, test["outcome"], before, test.get("detail", "")))
+            found.append(
+                NewFailure(test_id, test["outcome"], before, test.get("detail", ""))
+            )
     for base, test in sorted(baseline.items()):
         if test["outcome"] == "passed" and base not in seen:
             found.append(NewFailure(base, "missing", "passed", "not run"))
