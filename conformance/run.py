@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +124,17 @@ def main(argv: list[str]) -> int:
     swapped_runs = {
         s.name: tuple(r.name for r in s.runs[1:]) for s in suites.SUITES.values()
     }
+    lacking = {s.name: suites.missing(s) for s in selected(args)}
+    if any(lacking.values()):
+        for name, modules in lacking.items():
+            if modules:
+                print(
+                    f"conformance: {name} needs {', '.join(modules)}", file=sys.stderr
+                )
+        print(
+            "conformance: pip install -r conformance/requirements.txt", file=sys.stderr
+        )
+        return 2
     try:
         differences = verdict.load_differences(args.differences, swapped_runs)
         trees = {s.name: prepare(s, args.cache) for s in selected(args)}
@@ -133,7 +143,7 @@ def main(argv: list[str]) -> int:
         return 2
     results = args.results or args.cache / "results" / _environment_name()
     results.mkdir(parents=True, exist_ok=True)
-    workers = args.workers if find_spec("xdist") else 0
+    workers = args.workers
     jobs = []
     for suite in selected(args):
         tree = trees[suite.name]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
+from importlib.util import find_spec
 from pathlib import Path
 
 import sources
@@ -87,6 +88,22 @@ _CLEARED = (
     "PYTEST_ADDOPTS",
     "PYTEST_PLUGINS",
 )
+
+
+# What each runner needs beyond the harness: modules DRF's conftest imports,
+# and the pytest that reads DRF 3.18's [tool.pytest] table.
+_NEEDS = {"runtests": (), "pytest": ("pytest_django", "dj_database_url", "xdist")}
+
+
+def missing(suite: Suite) -> list[str]:
+    """What the suite's runs need and this environment lacks."""
+    lacking = [name for name in _NEEDS[suite.runner] if find_spec(name) is None]
+    if suite.runner == "pytest":
+        import pytest
+
+        if int(pytest.__version__.split(".")[0]) < 9:
+            lacking.append(f"pytest>=9 (have {pytest.__version__})")
+    return lacking
 
 
 def environment(run: Run) -> dict[str, str]:
