@@ -103,6 +103,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=sources.DEFAULT_CACHE)
     parser.add_argument("--results", type=Path, help="folder for records and logs")
     parser.add_argument("--differences", type=Path, default=verdict.DIFFERENCES)
+    parser.add_argument(
+        "--adrf-checkout",
+        type=Path,
+        help="a checkout of adrf's repository: its sdist ships no tests",
+    )
     for name in suites.SUITES:
         parser.add_argument(
             f"--{name}-tests",
@@ -137,7 +142,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         differences = verdict.load_differences(args.differences, swapped_runs)
-        trees = {s.name: prepare(s, args.cache) for s in selected(args)}
+        trees = {s.name: prepare(s, args.cache, args) for s in selected(args)}
     except (sources.SourceError, verdict.DifferencesError) as error:
         print(f"conformance: {error}", file=sys.stderr)
         return 2
@@ -174,17 +179,20 @@ def _environment_name() -> str:
     return "-".join(versions)
 
 
-def prepare(suite: suites.Suite, cache: Path) -> Path | None:
+def prepare(suite: suites.Suite, cache: Path, args: argparse.Namespace) -> Path | None:
     """The suite's unpacked sdist, or None (with a note) when it has no tests."""
     version = sources.installed_version(suite.distribution)
     if version is None and suite.name == "adrf":
         print("adrf: not installed; its runs are left out (pip install adrf)")
         return None
+    if suite.name == "adrf" and args.adrf_checkout:
+        return sources.checkout_tree(args.adrf_checkout, "adrf", cache)
     tree = sources.source_tree(suite.distribution, cache)
     if not (tree / "tests").is_dir():
+        hint = " (pass --adrf-checkout PATH)" if suite.name == "adrf" else ""
         print(
             f"{suite.name}: the sdist of {suite.distribution.name} {version} ships "
-            "no tests/ folder, so there is no suite of its own to run"
+            f"no tests/ folder, so there is no suite of its own to run{hint}"
         )
         return None
     return tree

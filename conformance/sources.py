@@ -58,6 +58,29 @@ def source_tree(dist: Distribution, cache: Path = DEFAULT_CACHE) -> Path:
     return target
 
 
+def checkout_tree(checkout: Path, name: str, cache: Path = DEFAULT_CACHE) -> Path:
+    """A copy of a repository checkout's tests/ and top-level files.
+
+    For a project whose sdist ships no tests (adrf). Copied, not run in place,
+    so the checkout's own package cannot shadow the installed one.
+    """
+    if not (checkout / "tests").is_dir():
+        raise SourceError(
+            f"{checkout} has no tests/ folder: is it a checkout of {name}?"
+        )
+    target = cache / "src" / f"{name}-checkout"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        checkout / "tests",
+        target / "tests",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for item in checkout.iterdir():
+        if item.is_file():
+            shutil.copy2(item, target / item.name)
+    return target
+
+
 def _download(dist: Distribution, version: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     found = _archive_in(folder, dist, version)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tarfile
 import textwrap
 from pathlib import Path
 
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT / "conformance"))
 
 import run  # noqa: E402
+import sources  # noqa: E402
 import suites  # noqa: E402
 import verdict  # noqa: E402
 
@@ -206,6 +208,48 @@ def test_anchors_match_the_site_generator() -> None:
         return found
 
     assert verdict.page_anchors(page) == ids(md.toc_tokens)
+
+
+# --- the sources ------------------------------------------------------------------
+
+
+def make_project(root: Path) -> None:
+    for name in ("pkg/__init__.py", "tests/__init__.py", "tests/test_x.py"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    (root / "docs").mkdir()
+    (root / "docs" / "index.txt").write_text("")
+    (root / "pyproject.toml").write_text("[tool.pytest]\n")
+
+
+def test_only_tests_and_top_level_files_are_unpacked(tmp_path: Path) -> None:
+    # The sdist's copy of the package must never shadow the installed one.
+    make_project(tmp_path / "pkg-1.0")
+    archive = tmp_path / "pkg-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "pkg-1.0", "pkg-1.0")
+    sources._unpack(archive, tmp_path / "out")
+    found = {
+        p.relative_to(tmp_path / "out").as_posix()
+        for p in (tmp_path / "out").rglob("*")
+    }
+    assert found == {
+        ".unpacked",
+        "pyproject.toml",
+        "tests",
+        "tests/__init__.py",
+        "tests/test_x.py",
+    }
+
+
+def test_a_checkout_is_copied_without_its_package(tmp_path: Path) -> None:
+    make_project(tmp_path / "checkout")
+    tree = sources.checkout_tree(tmp_path / "checkout", "pkg", tmp_path / "cache")
+    assert (tree / "tests" / "test_x.py").exists()
+    assert (tree / "pyproject.toml").exists()
+    assert not (tree / "pkg").exists()
+    with pytest.raises(sources.SourceError, match="no tests/ folder"):
+        sources.checkout_tree(tmp_path / "checkout" / "docs", "pkg", tmp_path)
 
 
 # --- real runs of a few of the suites' own tests -------------------------------
