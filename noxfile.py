@@ -168,6 +168,25 @@ def _version(name: str) -> tuple[int, ...]:
 
 
 @nox.session(python=PYTHONS[-1])
+def conformance(session: nox.Session) -> None:
+    """Django's, DRF's and adrf's own suites with our classes swapped in.
+
+    On the newest versions, from the built wheel. Pass run.py's options after
+    ``--``, e.g. ``nox -s conformance -- --suite drf --only dropin``.
+    """
+    _install(
+        session,
+        "pytest",
+        DJANGO["6.1"],
+        DRF["3.18"],
+        "adrf",
+        "-r",
+        str(ROOT / "conformance" / "requirements.txt"),
+    )
+    session.run("python", str(ROOT / "conformance" / "run.py"), *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1])
 def docs(session: nox.Session) -> None:
     """Build the documentation site; any warning is an error."""
     session.install("-e", ".[docs]")
