@@ -264,6 +264,18 @@ class OutsideVariants(SimpleTestCase):
         assert request.path_info == "/somepath/"
         assert request.scope["raw_path"] == b"/root/somepath/"
 
+    def test_adrfs_factory_calls(self) -> None:
+        # adrf's own suite builds requests from scope keys alone.
+        request = AsyncAPIRequestFactory().request(path="/", method="GET")
+        assert isinstance(request, ASGIRequest)
+        assert (request.method, request.path) == ("GET", "/")
+        request = AsyncAPIRequestFactory().generic("PATCH", "/x/", b"{}", "text/x")
+        assert (request.method, request.body, request.content_type) == (
+            "PATCH",
+            b"{}",
+            "text/x",
+        )
+
     def test_base_scope_serves_a_real_asgi_handler(self) -> None:
         from asgiref.sync import async_to_sync
         from asgiref.testing import ApplicationCommunicator
