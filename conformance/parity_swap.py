@@ -27,6 +27,7 @@ from typing import Any
 
 SWAPS = ("none", "sync", "async", "dropin", "both", "adrf")
 
+
 def dropin_classes() -> tuple[type, type]:
     """restflow-parity's ``APIClient`` and ``APIRequestFactory`` drop-ins."""
     from restflow_parity import test
