@@ -379,6 +379,18 @@ def test_a_string_condition_on_a_pytest_function(parity_client: Any) -> None:
     assert parity_client.get("/ping/").status_code == 200
 
 
+@run_both_modes
+def test_module_level_factory_in_a_pytest_variant(parity_mode: str) -> None:
+    assert isinstance(factory.get("/"), stack_request(parity_mode))
+
+
+@run_both_modes
+async def test_a_client_made_in_a_pytest_async_variant(parity_mode: str) -> None:
+    response = await APIClient().get("/ping/")
+    sent = "asgi_request" if parity_mode == "async" else "wsgi_request"
+    assert hasattr(response, sent)
+
+
 @pytest.mark.django_db
 async def test_async_assert_num_queries_fixture(
     async_assert_num_queries: Any, async_assert_max_num_queries: Any
