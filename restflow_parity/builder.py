@@ -1,58 +1,56 @@
 """The one request path every client and factory shares, on either stack.
 
-A verb call becomes a ``RequestSpec`` (method, path, encoded body, per-request
-environ keys), and a spec becomes a WSGI environ. The sync stack hands that
-environ to Django's WSGI handler; the async stack turns it into a scope with
-``build_scope``. Encoding, header precedence, cookies and credentials are
-therefore decided once, here, for both stacks.
+It keeps Django's override points: a verb encodes its data and calls
+``generic()``, which builds the WSGI environ keys of the request and calls
+``request(**environ)``. Subclasses decide what ``request()`` does: build a
+``WSGIRequest`` or an ``ASGIRequest``, or send it through either stack's
+handler. A subclass that overrides ``generic()`` or ``request()`` (to add a
+tenant header, say) therefore works on both stacks, and encoding, header
+precedence, cookies and credentials are decided once, here.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.cookies import SimpleCookie
 from io import BytesIO
-from typing import Any, Generic, Protocol, TypeVar, overload
-from urllib.parse import quote, unquote_to_bytes, urljoin, urlsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import SplitResult, quote, unquote_to_bytes, urljoin, urlsplit
 
-from django.http.request import HttpHeaders
-from django.test.client import FakePayload, RedirectCycleError
-from django.utils.encoding import iri_to_uri
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.test.client import MULTIPART_CONTENT, FakePayload, RedirectCycleError
+from django.utils.encoding import force_bytes, iri_to_uri
+from rest_framework.renderers import BaseRenderer
+from rest_framework.settings import api_settings
 
-from restflow_parity.encoding import encode_body, merge_query
+from restflow_parity.encoding import (
+    OCTET_STREAM,
+    encode_body,
+    encode_json,
+    join_query,
+    query_of,
+)
+from restflow_parity.environ import header_environ, keyword_environ
 
-__all__ = ["RequestBuilder", "RequestSpec", "Verb", "VerbCall"]
+if TYPE_CHECKING:
+    from restflow_parity.modes import Mode
 
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
+__all__ = ["RequestBuilder", "refuse_follow"]
 
-# What clients send that a WSGI environ names without an HTTP_ prefix.
-_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 _PATH_SAFE = "/:@!$&'()*+,;=%"
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _KEEP_METHOD = frozenset({HTTPStatus.TEMPORARY_REDIRECT, HTTPStatus.PERMANENT_REDIRECT})
+#: Verbs whose data= is the query string, as in Django and DRF.
+_QUERY_VERBS = frozenset({"GET", "HEAD", "TRACE"})
+_CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
 
 
-@dataclasses.dataclass(frozen=True)
-class RequestSpec:
-    """Everything a verb call decided, before client state is layered on."""
-
-    method: str
-    path: str
-    query: str
-    body: bytes
-    content_type: str | None
-    secure: bool
-    extra: Mapping[str, Any]
-
-
-class VerbCall(Protocol[T_co]):
-    """The signature shared by every verb of every client and factory."""
-
-    def __call__(
-        self,
+def _body_verb(method: str) -> Callable[..., Any]:
+    def verb(
+        self: RequestBuilder,
         path: str,
         data: Any = None,
         format: str | None = None,
@@ -61,91 +59,118 @@ class VerbCall(Protocol[T_co]):
         secure: bool = False,
         *,
         headers: Mapping[str, str] | None = None,
-        query_params: Mapping[str, Any] | None = None,
+        query_params: Any = None,
         **extra: Any,
-    ) -> T_co: ...
+    ) -> Any:
+        return self._verb(
+            method, path, data, format, content_type, follow, secure, headers,
+            query_params, extra,
+        )  # fmt: skip
+
+    verb.__name__ = verb.__qualname__ = method.lower()
+    verb.__doc__ = (
+        f"Send a {method} request. ``format=`` renders ``data`` with a DRF "
+        "renderer; ``content_type=`` sends it as given."
+    )
+    return verb
 
 
-class Verb:
-    """A verb method: builds the spec, then hands it to the owner's _dispatch."""
+def _query_verb(method: str) -> Callable[..., Any]:
+    # Django's and DRF's positional order for these: (path, data, follow, secure).
+    def verb(
+        self: RequestBuilder,
+        path: str,
+        data: Any = None,
+        follow: bool = False,
+        secure: bool = False,
+        *,
+        format: str | None = None,
+        content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query_params: Any = None,
+        **extra: Any,
+    ) -> Any:
+        return self._verb(
+            method, path, data, format, content_type, follow, secure, headers,
+            query_params, extra,
+        )  # fmt: skip
 
-    def __init__(self, method: str) -> None:
-        self.method = method
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.__doc__ = f"Send a {self.method} request."
-
-    @overload
-    def __get__(self, obj: None, objtype: type | None = None) -> Verb: ...
-    @overload
-    def __get__(
-        self, obj: RequestBuilder[T], objtype: type | None = None
-    ) -> VerbCall[T]: ...
-    def __get__(
-        self, obj: RequestBuilder[T] | None, objtype: type | None = None
-    ) -> Verb | VerbCall[T]:
-        if obj is None:
-            return self
-        method = self.method
-
-        def call(
-            path: str,
-            data: Any = None,
-            format: str | None = None,
-            content_type: str | None = None,
-            follow: bool = False,
-            secure: bool = False,
-            *,
-            headers: Mapping[str, str] | None = None,
-            query_params: Mapping[str, Any] | None = None,
-            **extra: Any,
-        ) -> T:
-            spec = obj._spec(
-                method,
-                path,
-                data,
-                format,
-                content_type,
-                secure,
-                headers,
-                query_params,
-                extra,
-            )
-            return obj._dispatch(spec, follow)
-
-        call.__name__ = call.__qualname__ = method.lower()
-        return call
+    verb.__name__ = verb.__qualname__ = method.lower()
+    verb.__doc__ = (
+        f"Send a {method} request; ``data=`` becomes the query string. "
+        "``format=`` is ignored and ``content_type=`` only sets the header, "
+        "as in DRF."
+    )
+    return verb
 
 
-class RequestBuilder(Generic[T]):
-    """Client state plus the verb-to-environ path; subclasses send specs."""
+class Hop(NamedTuple):
+    """The request a redirect leads to, as ``generic()`` arguments."""
+
+    method: str
+    path: str
+    body: bytes
+    content_type: str | None
+    secure: bool
+    extra: dict[str, Any]
+
+
+class RequestBuilder:
+    """Client and factory state plus the verb → ``generic()`` → ``request()`` path.
+
+    ``defaults`` (the constructor's keywords), credentials and cookies are
+    environ entries added to every request; a request's own entries win.
+    """
+
+    #: Which stack ``request()`` builds for: ``"sync"``, ``"async"``, or None
+    #: to follow the running ``@run_both_modes`` variant (sync outside one).
+    stack: Mode | None = None
+    #: Django's rules when neither ``format=`` nor ``content_type=`` is given
+    #: (multipart POSTs, raw bodies otherwise) instead of DRF's renderers.
+    django_encoding = False
+    #: DRF's override points; None reads ``TEST_REQUEST_RENDERER_CLASSES`` and
+    #: ``TEST_REQUEST_DEFAULT_FORMAT`` per request, so override_settings works.
+    renderer_classes_list: list[type[BaseRenderer]] | None = None
+    default_format: str | None = None
 
     def __init__(
         self,
         enforce_csrf_checks: bool = False,
         *,
+        json_encoder: type[json.JSONEncoder] = DjangoJSONEncoder,
         headers: Mapping[str, str] | None = None,
-        query_params: Mapping[str, Any] | None = None,
+        query_params: Any = None,
         **defaults: Any,
     ) -> None:
         self.enforce_csrf_checks = enforce_csrf_checks
+        self.json_encoder = json_encoder
         self.defaults: dict[str, Any] = {
-            **defaults,
-            **_header_environ(headers),
+            **keyword_environ(defaults),
+            **header_environ(headers),
         }
-        self.default_query = merge_query("", query_params)
+        if query_params:
+            self.defaults["QUERY_STRING"] = query_of(query_params)
         self.cookies: SimpleCookie = SimpleCookie()
         self.errors = BytesIO()
         self._credentials: dict[str, Any] = {}
 
-    get = Verb("GET")
-    post = Verb("POST")
-    put = Verb("PUT")
-    patch = Verb("PATCH")
-    delete = Verb("DELETE")
-    options = Verb("OPTIONS")
-    head = Verb("HEAD")
-    trace = Verb("TRACE")
+    get = _query_verb("GET")
+    head = _query_verb("HEAD")
+    trace = _query_verb("TRACE")
+    post = _body_verb("POST")
+    put = _body_verb("PUT")
+    patch = _body_verb("PATCH")
+    delete = _body_verb("DELETE")
+    options = _body_verb("OPTIONS")
+
+    @property
+    def renderer_classes(self) -> dict[str, type[BaseRenderer]]:
+        """DRF's format → renderer class map."""
+        classes = self.renderer_classes_list
+        if classes is None:
+            # DRF imports the setting's dotted paths into classes on access.
+            classes = list(api_settings.TEST_REQUEST_RENDERER_CLASSES)  # type: ignore[arg-type]
+        return {renderer.format: renderer for renderer in classes}
 
     def credentials(self, **kwargs: Any) -> None:
         """Replace the headers sent with every later request; none resets them.
@@ -154,105 +179,204 @@ class RequestBuilder(Generic[T]):
         """
         for key in kwargs:
             if not key.startswith(("HTTP_", "CONTENT_")):
-                suggestion = "HTTP_" + key.upper().replace("-", "_")
+                name = key.upper().replace("-", "_").removeprefix("HTTP_")
                 raise ValueError(
                     f"credentials() takes WSGI environ names that start with "
                     f"HTTP_ or CONTENT_ (such as HTTP_AUTHORIZATION); got {key!r}. "
-                    f"Did you mean {suggestion}=...? For per-request headers, "
+                    f"Did you mean HTTP_{name}=...? For per-request headers, "
                     "pass headers={...} to the verb instead."
                 )
         self._credentials = dict(kwargs)
 
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> T:
-        raise NotImplementedError
+    # --- the request path -----------------------------------------------------
 
-    def _spec(
+    def _verb(
         self,
         method: str,
         path: str,
         data: Any,
         format: str | None,
         content_type: str | None,
+        follow: bool,
         secure: bool,
         headers: Mapping[str, str] | None,
-        query_params: Mapping[str, Any] | None,
+        query_params: Any,
         extra: dict[str, Any],
-    ) -> RequestSpec:
-        url = urlsplit(str(path))  # str(): paths may be lazy reverse() results
-        if method in ("GET", "HEAD"):
-            if format is not None or content_type is not None:
-                raise TypeError(
-                    f"{method} requests carry no body, so format= and "
-                    "content_type= mean nothing here: data= becomes the query "
-                    "string. Drop them, or use post()/put()/patch() to send a body."
+    ) -> Any:
+        if format is not None and "/" in format and content_type is None:
+            # Django's third positional argument is content_type; a DRF
+            # format name never holds a slash.
+            format, content_type = None, format
+        if method in _QUERY_VERBS:
+            if data and query_params:
+                raise ValueError(
+                    "query_params and data arguments are mutually exclusive."
                 )
-            query = merge_query(url.query, data)
-            body, body_type = b"", None
+            if isinstance(data, (str, bytes)):
+                query_of(data)  # a non-empty body is refused, with the fix
+            body, body_type = b"", content_type  # DRF ignores format= here
+            query_params = data or query_params
         else:
-            query = url.query
-            body, body_type = encode_body(data, format, content_type)
-        query = merge_query(query, query_params)
-        if self.default_query:
-            query = f"{query}&{self.default_query}" if query else self.default_query
-        return RequestSpec(
-            method=method,
-            path=url.path or "/",
-            query=query,
-            body=body,
-            content_type=body_type,
-            secure=secure,
-            extra={**extra, **_header_environ(headers)},
+            if self.django_encoding and format is None and content_type is None:
+                content_type = MULTIPART_CONTENT if method == "POST" else OCTET_STREAM
+                if data is None and method == "POST":
+                    data = {}
+            body, body_type = self._encode_data(data, format, content_type)
+        self._remember(extra, headers)
+        response = self.generic(
+            method, path, body, body_type, secure,
+            headers=headers, query_params=query_params, **extra,
+        )  # fmt: skip
+        if follow:
+            return self._follow(response, body, body_type, headers, extra)
+        return response
+
+    def _encode_data(
+        self, data: Any, format: str | None = None, content_type: str | None = None
+    ) -> tuple[bytes, str | None]:
+        """DRF's hook: ``(body, content_type)`` for a verb's ``data``."""
+        return encode_body(
+            data,
+            format,
+            content_type,
+            renderers=self.renderer_classes,
+            default_format=self.default_format
+            or api_settings.TEST_REQUEST_DEFAULT_FORMAT,
+            json_encoder=self.json_encoder,
         )
 
-    def environ(self, spec: RequestSpec) -> dict[str, Any]:
-        """The WSGI environ for ``spec``: defaults < credentials < the request."""
+    def _encode_json(self, data: Any, content_type: str) -> Any:
+        """Django's hook: JSON text for a dict/list/tuple sent as JSON."""
+        return encode_json(data, content_type, self.json_encoder)
+
+    def _get_path(self, parsed: SplitResult) -> str:
+        """Django's hook: ``PATH_INFO`` for a URL, as WSGI's latin-1 text."""
+        return unquote_to_bytes(parsed.path or "/").decode("latin-1")
+
+    def generic(
+        self,
+        method: str,
+        path: str,
+        data: Any = b"",
+        content_type: str | None = OCTET_STREAM,
+        secure: bool = False,
+        *,
+        headers: Mapping[str, str] | None = None,
+        query_params: Any = None,
+        **extra: Any,
+    ) -> Any:
+        """Build any request: ``data`` is the body, sent as it is."""
+        url = urlsplit(str(path))  # str(): paths may be lazy reverse() results
+        body = force_bytes(data, settings.DEFAULT_CHARSET)
         environ: dict[str, Any] = {
-            "PATH_INFO": unquote_to_bytes(spec.path).decode("latin-1"),
-            "QUERY_STRING": iri_to_uri(spec.query).encode().decode("latin-1"),
+            "PATH_INFO": self._get_path(url),
+            "REQUEST_METHOD": method,
+        }
+        if secure:
+            # Only when asked: Django's "80" here would override a client's
+            # SERVER_PORT default on every request.
+            environ["SERVER_PORT"] = "443"
+            environ["wsgi.url_scheme"] = "https"
+        if body:
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ["CONTENT_TYPE"] = content_type or OCTET_STREAM
+            environ["wsgi.input"] = FakePayload(body)
+        elif content_type and content_type != OCTET_STREAM:
+            # DRF sends the type even with no body (GET with content_type=).
+            environ["CONTENT_TYPE"] = str(content_type)
+        environ.update(keyword_environ(extra))
+        environ.update(header_environ(headers))
+        # An explicit QUERY_STRING replaces the URL's, as in Django; data and
+        # query_params are added to it, where Django would drop the URL's.
+        # WSGI carries the query as latin-1 text of its bytes (PEP 3333); an
+        # explicit QUERY_STRING is such text already.
+        query = environ.get("QUERY_STRING") or (
+            iri_to_uri(url.query).encode().decode("latin-1")
+        )
+        environ["QUERY_STRING"] = join_query(query, query_of(query_params))
+        if "RAW_URI" not in environ:
+            # What gunicorn records: the target as sent, so the scope's
+            # raw_path keeps encodings like %2F that PATH_INFO has decoded.
+            script = environ.get("SCRIPT_NAME", self.defaults.get("SCRIPT_NAME", ""))
+            environ["RAW_URI"] = quote(script + (url.path or "/"), safe=_PATH_SAFE)
+        return self.request(**environ)
+
+    def request(self, **request: Any) -> Any:
+        """Build (factories) or send (clients) the request for these environ keys."""
+        raise NotImplementedError
+
+    def _base_environ(self, **request: Any) -> dict[str, Any]:
+        """The full environ: defaults < credentials < the request's own keys."""
+        cookie = "; ".join(
+            sorted(f"{m.key}={m.coded_value}" for m in self.cookies.values())
+        )
+        environ: dict[str, Any] = {
+            "HTTP_COOKIE": cookie,
+            "PATH_INFO": "/",
             "REMOTE_ADDR": "127.0.0.1",
-            "REQUEST_METHOD": spec.method,
+            "REQUEST_METHOD": "GET",
             "SCRIPT_NAME": "",
             "SERVER_NAME": "testserver",
-            "SERVER_PORT": "443" if spec.secure else "80",
+            "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "https" if spec.secure else "http",
-            "wsgi.input": FakePayload(spec.body),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": FakePayload(b""),
             "wsgi.errors": self.errors,
             "wsgi.multiprocess": True,
             "wsgi.multithread": False,
             "wsgi.run_once": False,
         }
-        cookie = "; ".join(
-            sorted(f"{m.key}={m.coded_value}" for m in self.cookies.values())
-        )
-        if cookie:
-            environ["HTTP_COOKIE"] = cookie
-        if spec.body or spec.content_type:
-            environ["CONTENT_LENGTH"] = str(len(spec.body))
-        if spec.content_type:
-            environ["CONTENT_TYPE"] = spec.content_type
         # A real WSGI environ holds str values; users pass ports as ints.
-        for key, value in (*self.defaults.items(), *self._credentials.items()):
-            environ[key] = value if isinstance(value, str) or "." in key else str(value)
-        for key, value in spec.extra.items():
-            environ[key] = value if isinstance(value, str) or "." in key else str(value)
+        for layer in (self.defaults, self._credentials, request):
+            for key, value in layer.items():
+                environ[key] = (
+                    value if isinstance(value, str) or "." in key else str(value)
+                )
+        default_query = self.defaults.get("QUERY_STRING")
+        if default_query:
+            # Django's WSGI client drops the constructor's query_params= from
+            # every request that goes through generic(); here it is kept.
+            own = request.get("QUERY_STRING", "")
+            environ["QUERY_STRING"] = join_query(own, default_query)
         if "HTTP_HOST" not in environ:
             # HTTP/1.1 requires Host, and every real server's scope carries it;
             # Django's test clients send none, so views see a header list no
             # server would produce. Derived from SERVER_NAME/PORT as in PEP 3333.
             environ["HTTP_HOST"] = _host(environ)
-        if "RAW_URI" not in environ:
-            # What gunicorn records: the request target as sent, so raw_path
-            # keeps encodings like %2F that PATH_INFO has already decoded.
-            target = quote(environ["SCRIPT_NAME"] + spec.path, safe=_PATH_SAFE)
-            query = environ["QUERY_STRING"]
-            environ["RAW_URI"] = f"{target}?{query}" if query else target
+        raw_uri = environ.get("RAW_URI")
+        if raw_uri is None:
+            raw_uri = environ["RAW_URI"] = quote(
+                environ["SCRIPT_NAME"] + environ["PATH_INFO"], safe=_PATH_SAFE
+            )
+        if "?" not in raw_uri and environ.get("QUERY_STRING"):
+            environ["RAW_URI"] = f"{raw_uri}?{environ['QUERY_STRING']}"
         return environ
 
+    # --- hooks for clients ----------------------------------------------------
+
+    def _remember(
+        self, extra: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> None:
+        """Clients record a request's keywords (Django's ``assertRedirects``
+        repeats them); factories keep nothing."""
+
+    def _follow(
+        self,
+        response: Any,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None,
+        extra: dict[str, Any],
+    ) -> Any:
+        refuse_follow(True)
+
     def _next_hop(
-        self, spec: RequestSpec, response: Any, chain: list[tuple[str, int]]
-    ) -> RequestSpec | None:
+        self,
+        response: Any,
+        hop: Hop,
+        chain: list[tuple[str, int]],
+    ) -> Hop | None:
         """The request that follows ``response``, or None when it is final."""
         if response.status_code not in _REDIRECTS:
             return None
@@ -262,7 +386,7 @@ class RequestBuilder(Generic[T]):
             raise RedirectCycleError("Redirect loop detected.", last_response=response)
         if len(chain) > 20:
             raise RedirectCycleError("Too many redirects.", last_response=response)
-        return redirect_spec(spec, response)
+        return redirect_hop(hop, response)
 
 
 def refuse_follow(follow: bool) -> None:
@@ -274,28 +398,21 @@ def refuse_follow(follow: bool) -> None:
         )
 
 
-def _header_environ(headers: Mapping[str, str] | None) -> dict[str, str]:
-    # Servers drop header names with underscores (Django's ASGIRequest since
-    # CVE-2026-3902, runserver and gunicorn before the environ): "X_User"
-    # would otherwise arrive as X-User and could spoof it, on either stack.
-    kept = {name: value for name, value in (headers or {}).items() if "_" not in name}
-    return dict(HttpHeaders.to_wsgi_names(kept))
+def first_hop(body: bytes, content_type: str | None, extra: dict[str, Any]) -> Hop:
+    """What a followed chain repeats of its first request (307/308 repeat all)."""
+    return Hop("", "", body, content_type, False, keyword_environ(extra))
 
 
-def _current_url(spec: RequestSpec) -> str:
-    host = spec.extra.get("HTTP_HOST") or spec.extra.get("SERVER_NAME", "testserver")
-    scheme = "https" if spec.secure else "http"
-    return f"{scheme}://{host}{spec.path}" + (f"?{spec.query}" if spec.query else "")
-
-
-def redirect_spec(spec: RequestSpec, response: Any) -> RequestSpec:
+def redirect_hop(hop: Hop, response: Any) -> Hop:
     """Where a redirect leads, with the method and body RFC 9110 prescribes.
 
     307 and 308 repeat the request, body included; 301, 302 and 303 turn it
     into a bodiless GET (HEAD stays HEAD), as browsers and Django do.
     """
-    target = urlsplit(urljoin(_current_url(spec), response["Location"]))
-    extra = dict(spec.extra)
+    sent = response.request
+    here = f"{sent['wsgi.url_scheme']}://{sent['HTTP_HOST']}{sent['RAW_URI']}"
+    target = urlsplit(urljoin(here, response["Location"]))
+    extra = {k: v for k, v in hop.extra.items() if k != "QUERY_STRING"}
     if target.hostname:
         extra["HTTP_HOST"] = target.netloc
         extra["SERVER_NAME"] = target.hostname
@@ -303,23 +420,23 @@ def redirect_spec(spec: RequestSpec, response: Any) -> RequestSpec:
             target.port or (443 if target.scheme == "https" else 80)
         )
     keep = response.status_code in _KEEP_METHOD
-    method = spec.method if keep or spec.method == "HEAD" else "GET"
+    method = str(sent["REQUEST_METHOD"])
     if not keep:
+        method = "HEAD" if method == "HEAD" else "GET"
         for key in _CONTENT_KEYS:
             extra.pop(key, None)
-    return dataclasses.replace(
-        spec,
-        method=method,
-        path=target.path or "/",
-        query=target.query,
-        body=spec.body if keep else b"",
-        content_type=spec.content_type if keep else None,
-        secure=target.scheme == "https",
-        extra=extra,
+    path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+    return Hop(
+        method,
+        path,
+        hop.body if keep else b"",
+        hop.content_type if keep else None,
+        target.scheme == "https",
+        extra,
     )
 
 
-def _host(environ: dict[str, Any]) -> str:
+def _host(environ: Mapping[str, Any]) -> str:
     """The Host header a client would send for this environ's server."""
     name, port = environ["SERVER_NAME"], str(environ["SERVER_PORT"])
     default = "443" if environ["wsgi.url_scheme"] == "https" else "80"

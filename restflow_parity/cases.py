@@ -9,32 +9,43 @@ model, so async tests roll back exactly like sync ones.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, sync_to_async
-from django.db import DEFAULT_DB_ALIAS
-from django.test import SimpleTestCase, TestCase, TransactionTestCase
+from asgiref.sync import iscoroutinefunction
+from django.test import (
+    LiveServerTestCase,
+    SimpleTestCase,
+    TestCase,
+    TransactionTestCase,
+)
+from rest_framework.test import URLPatternsTestCase as DRFURLPatternsTestCase
 
-from restflow_parity.client import AsyncAPIClient
+from restflow_parity.assertions import ParityAssertions
+from restflow_parity.client import APIClient, AsyncAPIClient, Client
 
 __all__ = [
+    "APILiveServerTestCase",
+    "APISimpleTestCase",
+    "APITestCase",
+    "APITransactionTestCase",
     "AsyncAPISimpleTestCase",
     "AsyncAPITestCase",
     "AsyncAPITestCaseMixin",
     "AsyncAPITransactionTestCase",
+    "URLPatternsTestCase",
 ]
 
 
-class AsyncAPITestCaseMixin(SimpleTestCase):
+class AsyncAPITestCaseMixin(ParityAssertions, SimpleTestCase):
     """``self.client`` is an ``AsyncAPIClient``; async tests get async hooks.
 
     ``asyncSetUp()`` and ``asyncTearDown()`` run around each ``async def``
     test on that test's own event loop, after ``setUp()`` and before
-    ``tearDown()``, as in ``unittest.IsolatedAsyncioTestCase``.
+    ``tearDown()``, as in ``unittest.IsolatedAsyncioTestCase``. The async
+    database assertions (``acaptureOnCommitCallbacks``, ``aassertNumQueries``)
+    come from ``ParityAssertions``.
     """
 
     client_class = AsyncAPIClient  # type: ignore[assignment]
@@ -74,47 +85,6 @@ class AsyncAPITestCaseMixin(SimpleTestCase):
     async def asyncTearDown(self) -> None:
         """Hook run after each async test, on the test's event loop."""
 
-    @classmethod
-    @contextmanager
-    def captureOnCommitCallbacks(
-        cls, *, using: str = DEFAULT_DB_ALIAS, execute: bool = False
-    ) -> Iterator[list[Callable[[], Any]]]:
-        """Django's capture, refused where it would silently capture nothing."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            with TestCase.captureOnCommitCallbacks(using=using, execute=execute) as cbs:
-                yield cbs
-            return
-        raise RuntimeError(
-            "captureOnCommitCallbacks() cannot see on_commit callbacks from an "
-            "async test: the ORM registers them on the main thread's connection, "
-            "not the event loop's, so it would capture nothing. Use "
-            "`async with self.acaptureOnCommitCallbacks(execute=True) as callbacks:`."
-        )
-
-    @classmethod
-    @asynccontextmanager
-    async def acaptureOnCommitCallbacks(
-        cls, *, using: str = DEFAULT_DB_ALIAS, execute: bool = False
-    ) -> AsyncIterator[list[Callable[[], Any]]]:
-        """Capture (and with ``execute=True`` run) on_commit callbacks.
-
-        Both ends run in the thread that owns the test's connection, so the
-        callbacks registered by ``acreate()`` and by views are the ones seen.
-        """
-        # Django's capture only reads the connection's on_commit list, so it
-        # serves TransactionTestCase too (where callbacks run at once).
-        capture = TestCase.captureOnCommitCallbacks(using=using, execute=execute)
-        callbacks = await sync_to_async(capture.__enter__)()
-        try:
-            yield callbacks
-        except BaseException as error:
-            await sync_to_async(capture.__exit__)(type(error), error, None)
-            raise
-        else:
-            await sync_to_async(capture.__exit__)(None, None, None)
-
 
 class AsyncAPISimpleTestCase(AsyncAPITestCaseMixin, SimpleTestCase):
     """No database: health checks, schema endpoints, pure view logic."""
@@ -127,3 +97,36 @@ class AsyncAPITestCase(AsyncAPITestCaseMixin, TestCase):
 
 class AsyncAPITransactionTestCase(AsyncAPITestCaseMixin, TransactionTestCase):
     """Real commits, tables flushed between tests: on_commit callbacks fire."""
+
+
+# --- drop-ins for rest_framework.test's bases --------------------------------
+
+
+class APISimpleTestCase(ParityAssertions, SimpleTestCase):
+    """DRF's ``APISimpleTestCase``, with the mode-aware ``APIClient``."""
+
+    client_class = APIClient  # type: ignore[assignment]
+
+
+class APITestCase(ParityAssertions, TestCase):
+    """DRF's ``APITestCase``, with the mode-aware ``APIClient``."""
+
+    client_class = APIClient  # type: ignore[assignment]
+
+
+class APITransactionTestCase(ParityAssertions, TransactionTestCase):
+    """DRF's ``APITransactionTestCase``, with the mode-aware ``APIClient``."""
+
+    client_class = APIClient  # type: ignore[assignment]
+
+
+class APILiveServerTestCase(ParityAssertions, LiveServerTestCase):
+    """DRF's ``APILiveServerTestCase`` (a WSGI live server), mode-aware client."""
+
+    client_class = APIClient  # type: ignore[assignment]
+
+
+class URLPatternsTestCase(ParityAssertions, DRFURLPatternsTestCase):
+    """DRF's ``URLPatternsTestCase``, with Django's client made mode-aware."""
+
+    client_class = Client  # type: ignore[assignment]

@@ -1,13 +1,22 @@
-"""``AsyncAPIClient``: DRF's ``APIClient`` surface over Django's ASGI path."""
+"""The test clients: DRF's ``APIClient`` surface, sent through either stack.
+
+One class, ``ClientBase``, sends every request: through Django's WSGI handler
+(the sync stack) or its ASGI path (the async stack), blocking in a ``def``
+body or awaitable in an ``async def`` one. The public classes only fix the
+stack and the body style:
+
+- ``APIClient`` (and Django-flavoured ``Client``): the stack of the running
+  ``@run_both_modes`` variant, and the sync stack outside one; drop-ins for
+  DRF's and Django's clients.
+- ``SyncAPIClient``: always WSGI. ``AsyncAPIClient``: always ASGI, awaitable.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.signals import got_request_exception
@@ -19,9 +28,30 @@ from django.test.client import (  # type: ignore[attr-defined]
 )
 from django.urls import resolve
 from django.utils.functional import SimpleLazyObject
+from rest_framework.test import ForceAuthClientHandler
 
-from restflow_parity.builder import RequestBuilder, RequestSpec
-from restflow_parity.handler import AsyncClientHandler
+from restflow_parity.auth import (
+    UnknownUserWarning,
+    check_user,
+    user_exists,
+    warn_if_unknown,
+)
+from restflow_parity.builder import Hop, RequestBuilder, first_hop
+from restflow_parity.handler import (
+    ASYNC_STREAM_WARNING,
+    AsyncClientHandler,
+    aiter_blocking,
+    closing_worker_connections,
+    warn_at,
+)
+from restflow_parity.modes import Mode, active_mode
+from restflow_parity.pending import (
+    MissingAwaitError,
+    PendingResponse,
+    call_site,
+    in_event_loop,
+)
+from restflow_parity.scope import SCOPE_KEYS
 from restflow_parity.watchdog import (
     Guard,
     Unset,
@@ -35,88 +65,15 @@ from restflow_parity.watchdog import (
 )
 
 __all__ = [
+    "APIClient",
     "AsyncAPIClient",
+    "Client",
     "ClientBase",
     "MissingAwaitError",
     "PendingResponse",
+    "SyncAPIClient",
     "UnknownUserWarning",
 ]
-
-
-class MissingAwaitError(TypeError):
-    """A response was used before its request was awaited."""
-
-
-class UnknownUserWarning(UserWarning):
-    """``login()``/``alogin()`` returned False because the user does not exist.
-
-    Django's contract (return False) is kept; the warning is for the common
-    mistake behind it: the user was never created, or was created where the
-    client's requests cannot see it.
-    """
-
-
-class PendingResponse:
-    """What an ``AsyncAPIClient`` verb returns: ``await`` it to send the request.
-
-    Touching it like a response before awaiting raises ``MissingAwaitError``
-    with the fix, instead of a puzzling ``AttributeError`` on a coroutine.
-    """
-
-    __slots__ = ("_awaited", "_description", "_send")
-
-    def __init__(
-        self, send: Callable[[], Awaitable[HttpResponseBase]], description: str
-    ) -> None:
-        self._send = send
-        self._description = description
-        self._awaited = False
-
-    def __await__(self) -> Generator[Any, None, HttpResponseBase]:
-        self._awaited = True
-        return self._send().__await__()
-
-    def _missing_await(self, what: str) -> NoReturn:
-        raise MissingAwaitError(
-            f"{what} on the result of {self._description}, which was never "
-            f"sent: add `await`, as in `response = await client.get(...)`."
-        )
-
-    def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("_"):
-            # Protocol probes (asyncio, inspect, copy) must see a plain miss.
-            raise AttributeError(name)
-        self._missing_await(f"Read .{name}")
-
-    def __getitem__(self, key: object) -> NoReturn:
-        self._missing_await(f"Read [{key!r}]")
-
-    def __bool__(self) -> NoReturn:
-        self._missing_await("Tested the truth")
-
-    def __iter__(self) -> NoReturn:
-        self._missing_await("Iterated")
-
-    def __repr__(self) -> str:
-        return f"<PendingResponse {self._description}: not awaited>"
-
-    def __del__(self) -> None:
-        if not self._awaited:
-            warnings.warn(
-                f"{self._description} was never awaited, so no request was "
-                "sent: add `await` in front of the call.",
-                RuntimeWarning,
-                stacklevel=1,
-            )
-
-
-def in_event_loop() -> bool:
-    """Whether this thread is running an event loop (an async test body)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _refuse_in_event_loop(client: object, name: str, instead: str) -> None:
@@ -128,17 +85,17 @@ def _refuse_in_event_loop(client: object, name: str, instead: str) -> None:
         )
 
 
-class ClientBase(ClientMixin, RequestBuilder[Any]):
-    """What the sync and async stacks' clients share, beyond building requests.
+class ClientBase(ClientMixin, RequestBuilder):
+    """A client on either stack; subclasses fix ``stack`` and ``awaitable``.
 
     Authentication state, response bookkeeping and error messages live here
     once, so client state behaves the same on both stacks.
     """
 
-    #: Whether verbs return ``PendingResponse`` (for ``async def`` bodies) or
-    #: finished responses (for ``def`` bodies). The mode runner sets it.
-    awaitable: bool
-    handler_class: Callable[[bool], Any]
+    #: True: verbs return ``PendingResponse`` to await. False: they block.
+    #: None: await inside a running event loop (an ``async def`` body), block
+    #: outside one.
+    awaitable: bool | None = None
 
     def __init__(
         self,
@@ -149,11 +106,14 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         **defaults: Any,
     ) -> None:
         super().__init__(enforce_csrf_checks, **defaults)
-        self.handler = self.handler_class(enforce_csrf_checks)
         self.raise_request_exception = raise_request_exception
         self.exc_info: Any = None
+        #: The last request's keywords, as Django's clients keep them.
+        self.extra: dict[str, Any] | None = None
+        self.headers: Mapping[str, str] | None = None
         self._force_user: Any = None
         self._force_token: Any = None
+        self._handlers: dict[Mode, Any] = {}
         if request_timeout is not Unset.UNSET:
             request_timeout = validate_timeout(
                 request_timeout, "request_timeout", ValueError
@@ -166,26 +126,76 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
             # only thread that can install a signal handler.
             install_interrupt_handler()
 
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> Any:
-        if self.awaitable:
-            send = partial(self._watched_arequest, spec, follow)
-            return PendingResponse(send, self._describe(spec))
-        if in_event_loop():
-            verb = spec.method.lower()
-            raise RuntimeError(
-                f"{self._describe(spec)} blocks, and it was called inside an "
-                f"event loop (an async def test body). Write `await "
-                f"self.client.{verb}(...)`: under @run_both_modes the mode's "
-                "client is awaitable in async bodies. Elsewhere use "
-                "AsyncAPIClient, or a def test."
-            )
-        return self._watched_request(spec, follow)
+    # --- which stack, which handler -------------------------------------------
 
-    def _watched_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
+    def _stack(self) -> Mode:
+        return self.stack or active_mode() or "sync"
+
+    @property
+    def handler(self) -> Any:
+        """The handler of the stack this client sends on now."""
+        return self._handler_for(self._stack())
+
+    @handler.setter
+    def handler(self, value: Any) -> None:
+        self._handlers[self._stack()] = value
+
+    def _handler_for(self, stack: Mode) -> Any:
+        handler = self._handlers.get(stack)
+        if handler is None:
+            kind = ForceAuthClientHandler if stack == "sync" else AsyncClientHandler
+            handler = self._handlers[stack] = kind(self.enforce_csrf_checks)
+        return handler
+
+    # --- sending ----------------------------------------------------------------
+
+    def request(self, **request: Any) -> Any:
+        """Send a request built from environ keys (and, on the async stack,
+        ASGI scope keys, as ``AsyncClient.request()`` takes)."""
+        overrides = {key: request.pop(key) for key in SCOPE_KEYS & request.keys()}
+        environ = self._base_environ(**request)
+        stack = self._stack()
+        if overrides and stack == "sync":
+            raise TypeError(
+                f"{type(self).__name__}.request() got ASGI scope keys "
+                f"({', '.join(sorted(overrides))}) on the sync stack, where a "
+                "request is a WSGI environ. Use environ names (PATH_INFO, "
+                "REQUEST_METHOD, QUERY_STRING, HTTP_*) so the request works on "
+                "both stacks."
+            )
+        awaitable = self.awaitable
+        if awaitable is None:
+            awaitable = in_event_loop()
+        if awaitable:
+            send = partial(self._arequest, environ, overrides, stack)
+            return PendingResponse(send, self._describe(environ))
+        if in_event_loop():
+            raise RuntimeError(
+                f"{self._describe(environ)} blocks, and it was called inside an "
+                "event loop (an async def test body). Write `await "
+                f"self.client.{environ['REQUEST_METHOD'].lower()}(...)`: under "
+                "@run_both_modes the mode's client is awaitable in async "
+                "bodies. Elsewhere use APIClient or AsyncAPIClient, or a def test."
+            )
+        return self._request(environ, stack)
+
+    def _request(self, environ: dict[str, Any], stack: Mode) -> HttpResponseBase:
+        """Send for a ``def`` body: block until the response is here."""
         limit = resolve_timeout(self.request_timeout)
-        description = self._describe(spec)
+        description = self._describe(environ)
         with Guard(description, limit):
-            response = self._blocking_request(spec, follow)
+            if stack == "sync":
+                response = self._wsgi_send(environ)
+                if isinstance(response, StreamingHttpResponse) and response.is_async:
+                    # A def body iterates the body, so an async one is read
+                    # on a loop of its own when it is first iterated, as
+                    # Django's WSGI side does, with its warning.
+                    content: Any = response.streaming_content
+                    response.streaming_content = _drained_when_read(content)
+            else:
+                # Run the request on a loop in a worker thread while this
+                # thread serves the ORM, as Django's runner does.
+                response = async_to_sync(self._asgi_send_drained)(environ, call_site())
         if limit is not None and isinstance(response, StreamingHttpResponse):
             # The body is read after the request returns; each chunk is watched.
             chunks: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
@@ -194,12 +204,17 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
             )
         return response
 
-    async def _watched_arequest(
-        self, spec: RequestSpec, follow: bool
+    async def _arequest(
+        self, environ: dict[str, Any], overrides: dict[str, Any], stack: Mode
     ) -> HttpResponseBase:
+        """Send for an ``async def`` body."""
         limit = resolve_timeout(self.request_timeout)
-        description = self._describe(spec)
-        response = await aguard(self._arequest(spec, follow), description, limit)
+        description = self._describe(environ)
+        if stack == "sync":
+            sending = self._wsgi_asend(environ)
+        else:
+            sending = self._asgi_send(environ, overrides)
+        response = await aguard(sending, description, limit)
         if limit is not None and isinstance(response, StreamingHttpResponse):
             chunks: AsyncIterator[bytes] = response.streaming_content  # type: ignore[assignment]
             response.streaming_content = aguard_iter(
@@ -207,25 +222,72 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
             )
         return response
 
-    async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
-        """Send ``spec`` for an ``async def`` body."""
-        raise NotImplementedError
+    def _wsgi_send(self, environ: dict[str, Any]) -> HttpResponseBase:
+        # On the thread that owns the test's connection (the caller's, or
+        # the one sync_to_async sends thread-sensitive work to).
+        handler = self._handler_for("sync")
+        handler._force_user, handler._force_token = self._force_user, self._force_token
+        with self._recording() as rendered, closing_worker_connections():
+            response: HttpResponseBase = handler(environ)
+        self._finish(response, environ, rendered)
+        return response
 
-    def _blocking_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
-        """Send ``spec`` for a ``def`` body."""
-        raise NotImplementedError
+    async def _wsgi_asend(self, environ: dict[str, Any]) -> HttpResponseBase:
+        # Thread-sensitive: under Django's runner and the pytest plugin this
+        # is the thread holding the test's connection and transaction.
+        response = await sync_to_async(self._wsgi_send)(environ)
+        if isinstance(response, StreamingHttpResponse):
+            if response.is_async:
+                # A WSGI server would drain it synchronously, warning.
+                chunks: Any = response.streaming_content
+                response.streaming_content = _warn_first(chunks, ASYNC_STREAM_WARNING)
+            else:
+                content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
+                response.streaming_content = aiter_blocking(content)
+        return response
 
-    def _describe(self, spec: RequestSpec) -> str:
-        return f"{type(self).__name__}.{spec.method.lower()}({spec.path!r})"
+    async def _asgi_send(
+        self,
+        environ: dict[str, Any],
+        overrides: dict[str, Any] | None = None,
+        site: Any = None,
+    ) -> HttpResponseBase:
+        handler = self._handler_for("async")
+        with self._recording() as rendered:
+            response: HttpResponseBase = await handler(
+                environ,
+                self._force_user,
+                self._force_token,
+                overrides=overrides,
+                site=site,
+            )
+        self._finish(response, environ, rendered)
+        return response
+
+    async def _asgi_send_drained(
+        self, environ: dict[str, Any], site: Any
+    ) -> HttpResponseBase:
+        # The loop ends with this call, so a streaming body is read now and
+        # handed to the def body as a plain iterable of the same chunks.
+        adopt_task()
+        response = await self._asgi_send(environ, site=site)
+        if isinstance(response, StreamingHttpResponse):
+            stream: Any = response.streaming_content  # always async: see handler
+            response.streaming_content = [chunk async for chunk in stream]
+        return response
+
+    def _describe(self, environ: Mapping[str, Any]) -> str:
+        method = str(environ["REQUEST_METHOD"]).lower()
+        return f"{type(self).__name__}.{method}({environ['PATH_INFO']!r})"
 
     @contextmanager
-    def _recording(self, environ: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _recording(self) -> Iterator[dict[str, Any]]:
         """Collect rendered templates and view exceptions for one request."""
         rendered: dict[str, Any] = {}
-        uid = f"restflow-parity-{id(environ)}"
-        signals.template_rendered.connect(
-            partial(store_rendered_templates, rendered), dispatch_uid=uid
-        )
+        # Signals hold receivers weakly: the partial must outlive the request.
+        on_render = partial(store_rendered_templates, rendered)
+        uid = f"restflow-parity-{id(rendered)}"
+        signals.template_rendered.connect(on_render, dispatch_uid=uid)
         got_request_exception.connect(self.store_exc_info, dispatch_uid=uid)
         try:
             yield rendered
@@ -238,6 +300,50 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
     ) -> None:
         self.check_exception(response)
         decorate_response(self, response, environ, rendered)
+
+    # --- following redirects ----------------------------------------------------
+
+    def _remember(
+        self, extra: dict[str, Any], headers: Mapping[str, str] | None
+    ) -> None:
+        self.extra = extra
+        self.headers = headers
+
+    def _follow(
+        self,
+        response: Any,
+        body: bytes,
+        content_type: str | None,
+        headers: Mapping[str, str] | None,
+        extra: dict[str, Any],
+    ) -> Any:
+        hop = first_hop(body, content_type, extra)
+        if isinstance(response, PendingResponse):
+            follow = partial(self._afollow, response, hop, headers)
+            return PendingResponse(follow, response._description)
+        chain: list[tuple[str, int]] = []
+        while (next_hop := self._next_hop(response, hop, chain)) is not None:
+            hop = next_hop
+            response = self._send_hop(hop, headers)
+        response.redirect_chain = chain
+        return response
+
+    async def _afollow(
+        self, first: PendingResponse, hop: Hop, headers: Mapping[str, str] | None
+    ) -> HttpResponseBase:
+        response: Any = await first
+        chain: list[tuple[str, int]] = []
+        while (next_hop := self._next_hop(response, hop, chain)) is not None:
+            hop = next_hop
+            response = await self._send_hop(hop, headers)
+        response.redirect_chain = chain
+        return response  # type: ignore[no-any-return]
+
+    def _send_hop(self, hop: Hop, headers: Mapping[str, str] | None) -> Any:
+        return self.generic(
+            hop.method, hop.path, hop.body, hop.content_type, hop.secure,
+            headers=headers, **hop.extra,
+        )  # fmt: skip
 
     # --- authentication state -----------------------------------------------
 
@@ -277,7 +383,7 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
         _refuse_in_event_loop(self, "login", "alogin")
         if super().login(**credentials):
             return True
-        _warn_if_unknown("login", credentials, _user_exists(credentials))
+        warn_if_unknown("login", credentials, user_exists(credentials))
         return False
 
     async def alogin(self, **credentials: Any) -> bool:
@@ -286,13 +392,47 @@ class ClientBase(ClientMixin, RequestBuilder[Any]):
             return True
         # Thread-sensitive: the lookup must see the test's transaction, as
         # the client's requests do.
-        exists = await sync_to_async(_user_exists)(credentials)
-        _warn_if_unknown("alogin", credentials, exists)
+        exists = await sync_to_async(user_exists)(credentials)
+        warn_if_unknown("alogin", credentials, exists)
         return False
 
     def force_login(self, user: Any, backend: str | None = None) -> None:
         _refuse_in_event_loop(self, "force_login", "aforce_login")
         super().force_login(user, backend)
+
+
+class APIClient(ClientBase):
+    """A drop-in for DRF's ``APIClient`` that follows the running stack.
+
+    Outside a ``@run_both_modes`` variant it sends through Django's WSGI
+    handler, as DRF's does; inside an ``_async`` variant every instance
+    (module-level ones, and those made in ``setUp``, too) sends through the
+    ASGI path. Verbs block in ``def`` bodies and are awaitable in
+    ``async def`` ones.
+    """
+
+
+class Client(APIClient):
+    """A drop-in for Django's ``Client`` that follows the running stack.
+
+    Without ``format=`` or ``content_type=`` it encodes bodies as Django's
+    client does (multipart POSTs, raw bodies otherwise), not with DRF's
+    renderers.
+    """
+
+    django_encoding = True
+
+
+class SyncAPIClient(ClientBase):
+    """DRF ``APIClient``'s API, always over Django's WSGI handler.
+
+    In a ``def`` body verbs return responses; in an ``async def`` body they
+    return a ``PendingResponse`` to await, and the WSGI request runs in the
+    thread that owns the test's database connection, so it sees and rolls
+    back the test's data.
+    """
+
+    stack = "sync"
 
 
 class AsyncAPIClient(ClientBase):
@@ -303,97 +443,25 @@ class AsyncAPIClient(ClientBase):
     ``PendingResponse`` to ``await``.
     """
 
+    stack = "async"
     awaitable = True
-    handler_class = AsyncClientHandler
-
-    def _blocking_request(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
-        # A def body on the async stack: run the request on a loop in a worker
-        # thread while this thread serves the ORM, as Django's runner does.
-        return async_to_sync(self._request_drained)(spec, follow)
-
-    async def _arequest(self, spec: RequestSpec, follow: bool) -> HttpResponseBase:
-        response = await self._send(spec)
-        if follow:
-            chain: list[tuple[str, int]] = []
-            while (spec_next := self._next_hop(spec, response, chain)) is not None:
-                spec = spec_next
-                response = await self._send(spec)
-            response.redirect_chain = chain  # type: ignore[attr-defined]
-        return response
-
-    async def _request_drained(
-        self, spec: RequestSpec, follow: bool
-    ) -> HttpResponseBase:
-        # The loop ends with this call, so a streaming body is read now and
-        # handed to the def body as a plain iterable of the same chunks.
-        adopt_task()
-        response = await self._arequest(spec, follow)
-        if isinstance(response, StreamingHttpResponse):
-            stream: Any = response.streaming_content  # always async: see handler
-            chunks = [chunk async for chunk in stream]
-            response.streaming_content = chunks
-        return response
-
-    async def _send(self, spec: RequestSpec) -> HttpResponseBase:
-        environ = self.environ(spec)
-        with self._recording(environ) as rendered:
-            response: HttpResponseBase = await self.handler(
-                environ, self._force_user, self._force_token
-            )
-        self._finish(response, environ, rendered)
-        return response
 
 
-def _user_exists(credentials: dict[str, Any]) -> bool | None:
-    """Whether the user ``credentials`` name exists; None when they name none."""
-    from django.contrib.auth import get_user_model
-
-    model = get_user_model()
-    field = model.USERNAME_FIELD
-    if field not in credentials:
-        return None  # another backend's credentials: nothing to look up
-    manager: Any = model._default_manager
-    try:
-        # The natural key honours a custom manager's lookup (case, say).
-        manager.get_by_natural_key(credentials[field])
-    except model.DoesNotExist:
-        return False
-    except (AttributeError, model.MultipleObjectsReturned):
-        return bool(manager.filter(**{field: credentials[field]}).exists())
-    return True
+async def _drain(content: AsyncIterator[bytes]) -> list[bytes]:
+    return [chunk async for chunk in content]
 
 
-def _warn_if_unknown(
-    name: str, credentials: dict[str, Any], exists: bool | None
-) -> None:
-    if exists is not False:
-        return  # a wrong password or an inactive user: the test may mean it
-    from django.contrib.auth import get_user_model
-
-    field = get_user_model().USERNAME_FIELD
-    value = credentials[field]
-    warnings.warn(
-        f"{name}({field}={value!r}, ...) returned False: no user with "
-        f"{field} {value!r} exists in the database the client's requests "
-        "use. Create it first, in setUp()/asyncSetUp() or the test itself "
-        "(`User.objects.create_user(...)` or `await "
-        "User.objects.acreate_user(...)`). If the test means to check that "
-        "the login fails, expect the warning: `with "
-        "self.assertWarns(UnknownUserWarning):` or `with "
-        "pytest.warns(UnknownUserWarning):`.",
-        UnknownUserWarning,
-        stacklevel=3,
-    )
+def _drained_when_read(content: AsyncIterator[bytes]) -> Iterator[bytes]:
+    warn_at(ASYNC_STREAM_WARNING, Warning)  # at the line that reads the body
+    yield from async_to_sync(_drain)(content)
 
 
-def check_user(user: Any) -> None:
-    """Reject what cannot be a user before DRF fails on it mid-request."""
-    if user is not None and not hasattr(user, "is_authenticated"):
-        raise TypeError(
-            f"force_authenticate(user=...) takes a user instance, got "
-            f"{type(user).__name__} {user!r}. Fetch the user first, e.g. "
-            "`user = await User.objects.aget(username=...)`."
-        )
+async def _warn_first(
+    content: AsyncIterator[bytes], message: str
+) -> AsyncIterator[bytes]:
+    warn_at(message, Warning)  # at the line that starts reading the body
+    async for chunk in content:
+        yield chunk
 
 
 def decorate_response(
@@ -401,18 +469,46 @@ def decorate_response(
 ) -> None:
     """Attach what Django's test clients attach, identically on both stacks."""
     response.client = client
-    response.request = environ
     response.templates = rendered.get("templates", [])
     context = rendered.get("context")
     # One context is unwrapped, as Django's clients do.
     response.context = context[0] if context and len(context) == 1 else context
     response.json = partial(client._parse_json, response)
-    request = getattr(response, "asgi_request", None) or getattr(
-        response, "wsgi_request", None
-    )
+    request = getattr(response, "wsgi_request", None)
+    if request is None:
+        request = getattr(response, "asgi_request", None)
+        if request is not None:
+            # Django's AsyncClient records scope keys ("path"), its Client
+            # environ names ("PATH_INFO", read by assertRedirects): keep both.
+            environ = {**environ, **request.scope}
+            _pickle_without(response, "asgi_request")
+    response.request = environ
     urlconf = getattr(request, "urlconf", None)
+    path_info = environ["PATH_INFO"]
     response.resolver_match = SimpleLazyObject(
-        lambda: resolve(environ["PATH_INFO"], urlconf=urlconf)
+        lambda: resolve(path_info, urlconf=urlconf)
     )
     if response.cookies:
         client.cookies.update(response.cookies)
+
+
+def _pickle_without(response: Any, name: str) -> None:
+    """Leave ``name`` out of ``response``'s pickled state.
+
+    DRF's ``Response.__getstate__`` drops ``wsgi_request`` but not
+    ``asgi_request``, so only an async-stack response failed to cache
+    ("Cannot pickle ResolverMatch"): a difference that comes from the test
+    client, not from production. Classes that pickle everything (Django's
+    plain ``HttpResponse``) are left as they are, on both stacks.
+    """
+    own = getattr(type(response), "__getstate__", None)
+    if own is None or own is getattr(object, "__getstate__", None):
+        return
+
+    def getstate() -> Any:
+        state = dict(own(response))
+        state.pop(name, None)
+        state.pop("__getstate__", None)
+        return state
+
+    response.__getstate__ = getstate

@@ -1,58 +1,78 @@
-"""Request bodies and query strings, encoded the way DRF's test tools do.
+"""Request bodies and query strings, encoded as DRF's and Django's test tools do.
 
 Bodies go through the renderers in DRF's ``TEST_REQUEST_RENDERER_CLASSES``,
 read at call time so ``override_settings`` applies. Both stacks' clients and
 factories use these functions, so a body is byte-identical on each.
+
+Where DRF's ``_encode_data`` crashes or loses what the test wrote, Django's
+own client rules are followed instead: a charset in ``content_type=`` encodes
+a ``str`` body, a mapping sent as ``multipart/form-data`` is encoded as
+multipart, and a ``str``/``bytes`` body that the multipart renderer cannot
+take is sent as it is, as ``application/octet-stream``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
-from django.test.client import JSON_CONTENT_TYPE_RE
+from django.test.client import (
+    BOUNDARY,
+    CONTENT_TYPE_RE,
+    JSON_CONTENT_TYPE_RE,
+    encode_multipart,
+)
 from django.utils.encoding import force_bytes
 from django.utils.http import urlencode
 from rest_framework.renderers import BaseRenderer
-from rest_framework.settings import api_settings
 
-__all__ = ["encode_body", "merge_query"]
+__all__ = ["OCTET_STREAM", "encode_body", "encode_json", "join_query", "query_of"]
+
+OCTET_STREAM = "application/octet-stream"
+_RAW = (bytes, bytearray, memoryview)
 
 
-def _renderers() -> dict[str, type[BaseRenderer]]:
-    # DRF imports the setting's dotted paths into classes on access.
-    classes: list[type[BaseRenderer]] = list(
-        api_settings.TEST_REQUEST_RENDERER_CLASSES  # type: ignore[arg-type]
-    )
-    return {renderer.format: renderer for renderer in classes}
+def encode_json(data: Any, content_type: str, encoder: type[json.JSONEncoder]) -> Any:
+    """JSON text for a dict, list or tuple sent as JSON; ``data`` otherwise."""
+    if JSON_CONTENT_TYPE_RE.match(content_type) and isinstance(
+        data, (dict, list, tuple)
+    ):
+        return json.dumps(data, cls=encoder)
+    return data
 
 
 def encode_body(
-    data: Any, format: str | None = None, content_type: str | None = None
+    data: Any,
+    format: str | None,
+    content_type: str | None,
+    *,
+    renderers: Mapping[str, type[BaseRenderer]],
+    default_format: str,
+    json_encoder: type[json.JSONEncoder],
 ) -> tuple[bytes, str | None]:
     """Return ``(body, content_type)`` for ``data``.
 
     ``content_type=`` sends ``data`` as given (dicts and lists still become
     JSON under a JSON content type, as in Django); ``format=`` renders it with
-    the named DRF renderer, defaulting to ``TEST_REQUEST_DEFAULT_FORMAT``.
+    the named DRF renderer, defaulting to ``default_format``.
     """
+    if data is None:
+        return b"", content_type
     assert format is None or content_type is None, (
         "Pass format= or content_type=, not both: format= renders data with a "
         "DRF renderer, content_type= sends data as it is."
     )
-    if data is None:
-        return b"", content_type
     if content_type is not None:
-        if JSON_CONTENT_TYPE_RE.match(content_type) and isinstance(
-            data, (dict, list, tuple)
-        ):
-            data = json.dumps(data, cls=DjangoJSONEncoder)
-        return force_bytes(data, settings.DEFAULT_CHARSET), content_type
+        return _as_given(data, content_type, json_encoder), content_type
+    if isinstance(data, _RAW):
+        # Already encoded: a renderer would only fail on it.
+        renderer_class = renderers.get(format or "")
+        media = renderer_class.media_type if renderer_class else None
+        return bytes(data), media or OCTET_STREAM
 
-    renderers = _renderers()
-    format = format or api_settings.TEST_REQUEST_DEFAULT_FORMAT
+    format = format or default_format
     assert format in renderers, (
         f"Invalid format {format!r}. Available formats are "
         f"{', '.join(repr(name) for name in renderers)}. Add a renderer to "
@@ -60,15 +80,20 @@ def encode_body(
         "format, or pass content_type= with an already encoded body."
     )
     renderer = renderers[format]()
+    media_type = str(renderer.media_type)
+    if isinstance(data, str) and media_type.startswith("multipart/"):
+        # Django's client sends such a body raw (put(path, "a=b")); DRF's
+        # multipart renderer would crash on it.
+        return data.encode(settings.DEFAULT_CHARSET), OCTET_STREAM
     try:
         body = renderer.render(data)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, AttributeError) as error:
         raise TypeError(
             f"data= could not be rendered as {format!r}: {error}. Pass data the "
             f"{format!r} renderer accepts (for JSON: dicts, lists, str, numbers, "
-            "bools, None), or encode it yourself and pass content_type=."
+            "bools, None; for multipart: a dict), or encode it yourself and "
+            "pass content_type=."
         ) from error
-    media_type = renderer.media_type
     if renderer.charset:
         media_type = f"{media_type}; charset={renderer.charset}"
     if isinstance(body, str):
@@ -76,13 +101,28 @@ def encode_body(
     return body, media_type
 
 
-def merge_query(url_query: str, data: Any) -> str:
-    """The query string for a GET or HEAD: the URL's own, then ``data``.
+def _as_given(
+    data: Any, content_type: str, json_encoder: type[json.JSONEncoder]
+) -> bytes:
+    if content_type.startswith("multipart/form-data") and isinstance(data, Mapping):
+        # DRF would send str(dict); Django encodes a mapping as multipart.
+        _, _, boundary = content_type.partition("boundary=")
+        boundary = boundary.split(";")[0].strip() or BOUNDARY
+        return encode_multipart(boundary, dict(data))
+    data = encode_json(data, content_type, json_encoder)
+    if isinstance(data, _RAW):
+        # Bytes are sent as given; Django would re-encode them to a charset
+        # named in content_type (a compression codec, even).
+        return bytes(data)
+    match = CONTENT_TYPE_RE.match(content_type)
+    charset = match[1] if match else settings.DEFAULT_CHARSET
+    return force_bytes(data, encoding=charset)
 
-    Django drops the URL's query when ``data`` is given; here neither is lost.
-    """
-    if data is None or data == {}:
-        return url_query
+
+def query_of(data: Any) -> str:
+    """The query string for a GET's or HEAD's ``data=`` (or ``query_params=``)."""
+    if data is None or data == "" or data == {}:
+        return ""
     if isinstance(data, (str, bytes)):
         raise TypeError(
             "GET and HEAD requests carry no body: data= becomes the query string "
@@ -90,5 +130,9 @@ def merge_query(url_query: str, data: Any) -> str:
             "('/path/?a=1'), or send a body with post()/put()/patch()."
         )
     # Django's urlencode keeps every value of a QueryDict or list value.
-    encoded = urlencode(data, doseq=True)
-    return f"{url_query}&{encoded}" if url_query else encoded
+    return urlencode(data, doseq=True)
+
+
+def join_query(*parts: str) -> str:
+    """Join query strings, keeping every non-empty one in order."""
+    return "&".join(part for part in parts if part)

@@ -1,7 +1,17 @@
-"""``AsyncAPIRequestFactory``, ``force_authenticate`` and ``arun_view``.
+"""The request factories, and ``force_authenticate`` and ``arun_view``.
 
-The factory builds requests with the clients' encoding rules but runs no
+A factory builds requests with the clients' encoding rules but runs no
 middleware and no URL resolution: hand its requests straight to a view.
+
+- ``APIRequestFactory`` (and Django-flavoured ``RequestFactory``): a
+  ``WSGIRequest`` outside a ``@run_both_modes`` variant and in ``_sync``
+  ones, an ``ASGIRequest`` in ``_async`` ones; drop-ins for DRF's and
+  Django's factories, module-level instances included.
+- ``SyncAPIRequestFactory``: always ``WSGIRequest``.
+  ``AsyncAPIRequestFactory``: always ``ASGIRequest``.
+
+Every request carries ``.scope``: an ASGI request its own, a WSGI one the
+scope ``EnsureScopeMiddleware`` would give it.
 """
 
 from __future__ import annotations
@@ -11,35 +21,93 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from restflow_parity.builder import RequestBuilder, RequestSpec, refuse_follow
-from restflow_parity.client import check_user
+from restflow_parity.auth import check_user
+from restflow_parity.builder import RequestBuilder
 from restflow_parity.handler import (
     aclosing_worker_connections,
     apply_force_auth,
     body_stream,
+    request_scope,
 )
-from restflow_parity.scope import build_scope
+from restflow_parity.middleware import ensure_scope
+from restflow_parity.modes import active_mode
+from restflow_parity.scope import SCOPE_KEYS, HTTPScope
 from restflow_parity.watchdog import aguard, resolve_timeout
 
-__all__ = ["AsyncAPIRequestFactory", "arun_view", "force_authenticate"]
+__all__ = [
+    "APIRequestFactory",
+    "AsyncAPIRequestFactory",
+    "RequestFactory",
+    "SyncAPIRequestFactory",
+    "arun_view",
+    "force_authenticate",
+]
 
 
-class AsyncAPIRequestFactory(RequestBuilder[ASGIRequest]):
+class RequestFactoryBase(RequestBuilder):
+    """Build requests for the stack in ``stack`` (or the running variant's)."""
+
+    def request(self, **request: Any) -> HttpRequest:
+        """Build a request from environ keys; on the async stack ASGI scope
+        keys (``path=``, ``headers=[...]``) are taken too, as Django's
+        ``AsyncRequestFactory.request()`` takes them."""
+        built: Any
+        if (self.stack or active_mode()) == "async":
+            scope, body = self._scope_and_body(request)
+            built = ASGIRequest(scope, body_stream(body))
+        else:
+            if SCOPE_KEYS & request.keys():
+                raise TypeError(
+                    f"{type(self).__name__}.request() got ASGI scope keys "
+                    f"({', '.join(sorted(SCOPE_KEYS & request.keys()))}) for a "
+                    "WSGI request. Use environ names (PATH_INFO, REQUEST_METHOD, "
+                    "QUERY_STRING, HTTP_*) so the request works on both stacks."
+                )
+            built = WSGIRequest(self._base_environ(**request))
+            ensure_scope(built)
+        built._dont_enforce_csrf_checks = not self.enforce_csrf_checks
+        return built  # type: ignore[no-any-return]
+
+    def _base_scope(self, **request: Any) -> HTTPScope:
+        """The ASGI scope of a request, as Django's ``AsyncRequestFactory``
+        names it (its tests hand such scopes to a real ASGI handler)."""
+        scope, _ = self._scope_and_body(request)
+        return scope
+
+    def _scope_and_body(self, request: dict[str, Any]) -> tuple[HTTPScope, Any]:
+        overrides = {key: request.pop(key) for key in SCOPE_KEYS & request.keys()}
+        environ = self._base_environ(**request)
+        body = overrides.get("_body_file") or environ["wsgi.input"]
+        return request_scope(environ, overrides), body
+
+
+class APIRequestFactory(RequestFactoryBase):
+    """A drop-in for DRF's ``APIRequestFactory`` that follows the running stack."""
+
+
+class RequestFactory(APIRequestFactory):
+    """A drop-in for Django's ``RequestFactory`` that follows the running stack."""
+
+    django_encoding = True
+
+
+class SyncAPIRequestFactory(RequestFactoryBase):
+    """Build ``WSGIRequest`` objects (with ``.scope``) with the clients' rules."""
+
+    stack = "sync"
+
+
+class AsyncAPIRequestFactory(RequestFactoryBase):
     """Build ``ASGIRequest`` objects for ``await view(request)``.
 
     Verbs take ``data=``, ``format=`` and ``content_type=`` like the client's,
     and return the request synchronously: there is nothing to send.
     """
 
-    def _dispatch(self, spec: RequestSpec, follow: bool) -> ASGIRequest:
-        refuse_follow(follow)
-        environ = self.environ(spec)
-        body = environ["wsgi.input"]
-        request = ASGIRequest(build_scope(environ), body_stream(body))
-        request._dont_enforce_csrf_checks = not self.enforce_csrf_checks  # type: ignore[attr-defined]
-        return request
+    stack = "async"
 
 
 def force_authenticate(

@@ -14,6 +14,8 @@ __all__: list[str] = [
     "_async_live_server_session",
     "async_api_client",
     "async_api_rf",
+    "async_assert_max_num_queries",
+    "async_assert_num_queries",
     "async_live_server",
     "parity_client",
     "parity_mode",
@@ -74,7 +76,7 @@ def async_api_rf() -> Any:
 
 
 @pytest.fixture
-def parity_mode(request: pytest.FixtureRequest) -> str:
+def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
     """The stack a ``@run_both_modes`` test runs on: ``"sync"`` or ``"async"``."""
     __tracebackhide__ = True
     mode = getattr(request, "param", None)
@@ -85,23 +87,42 @@ def parity_mode(request: pytest.FixtureRequest) -> str:
             "@run_both_modes (from restflow_parity import run_both_modes), or "
             "use async_api_client / pytest-django's client directly."
         )
-    return str(mode)
+    from restflow_parity.modes import activated
+
+    # Mode-aware clients and factories, the test's own included, follow it.
+    with activated(mode):
+        yield str(mode)
 
 
 @pytest.fixture
-def parity_client(request: pytest.FixtureRequest, parity_mode: str) -> Any:
-    """The mode's client: awaitable in ``async def`` tests, blocking in ``def``."""
-    from asgiref.sync import iscoroutinefunction
+def parity_client(parity_mode: str) -> Any:
+    """The mode's ``APIClient``: awaitable in ``async def`` tests, else blocking."""
+    from restflow_parity.client import APIClient
 
-    from restflow_parity.modes import make_client
-
-    awaitable = iscoroutinefunction(request.function)
-    return make_client(parity_mode, awaitable)  # type: ignore[arg-type]
+    return APIClient()
 
 
 @pytest.fixture
 def parity_rf(parity_mode: str) -> Any:
-    """The mode's request factory (WSGI or ASGI requests)."""
-    from restflow_parity.modes import make_factory
+    """The mode's ``APIRequestFactory``: WSGI or ASGI requests, both with ``.scope``."""
+    from restflow_parity.factory import APIRequestFactory
 
-    return make_factory(parity_mode)  # type: ignore[arg-type]
+    return APIRequestFactory()
+
+
+@pytest.fixture
+def async_assert_num_queries() -> Any:
+    """``async with async_assert_num_queries(n):`` counts an async test's queries."""
+    from restflow_parity.assertions import aassert_num_queries
+
+    return aassert_num_queries
+
+
+@pytest.fixture
+def async_assert_max_num_queries() -> Any:
+    """``async with async_assert_max_num_queries(n):``: at most ``n`` queries."""
+    from functools import partial
+
+    from restflow_parity.assertions import aassert_num_queries
+
+    return partial(aassert_num_queries, exact=False)

@@ -9,7 +9,8 @@ connection), and every streaming body can be consumed with ``async for``.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+import warnings
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import IO, Any, cast
@@ -30,7 +31,9 @@ from django.http import (
 from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 
-from restflow_parity.scope import HTTPScope, build_scope
+from restflow_parity.environ import ScopeLossWarning, lost_in_scope
+from restflow_parity.pending import call_site
+from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
 
 __all__ = [
@@ -39,7 +42,62 @@ __all__ = [
     "apply_force_auth",
     "closing_worker_connections",
     "connection_recycling_paused",
+    "request_scope",
+    "warn_at",
 ]
+
+#: What Django's ASGIHandler says when it serves a sync iterator (and
+#: buffers it whole); the async stack says it too, so a test does not pass
+#: in-process and fail behind a real server under warnings-as-errors.
+SYNC_STREAM_WARNING = (
+    "StreamingHttpResponse must consume synchronous iterators in order to "
+    "serve them asynchronously. Use an asynchronous iterator instead."
+)
+#: And what its WSGI side says of an async iterator.
+ASYNC_STREAM_WARNING = (
+    "StreamingHttpResponse must consume asynchronous iterators in order to "
+    "serve them synchronously. Use a synchronous iterator instead."
+)
+
+Site = tuple[str, int, dict[str, Any]]
+
+
+def warn_at(message: str, category: type[Warning], site: Site | None = None) -> None:
+    """Warn at ``site`` (a test's line), or at the innermost line outside the kit."""
+    filename, lineno, module_globals = site or call_site()
+    warnings.warn_explicit(
+        message,
+        category,
+        filename,
+        lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals,
+    )
+
+
+def request_scope(
+    environ: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    site: Site | None = None,
+) -> HTTPScope:
+    """The scope for a test request's environ, saying what it cannot carry."""
+    lost = lost_in_scope(environ)
+    if lost:
+        names = ", ".join(lost)
+        warn_at(
+            f"{names}: an ASGI scope has no place for this environ key, and "
+            "Django's ASGIRequest builds META from the scope alone, so on the "
+            "async stack (as behind a real ASGI server) the view never sees "
+            "it. Send what the view needs as a header (headers={...} or "
+            "HTTP_*), use force_authenticate() for REMOTE_USER-style "
+            "authentication, or run this test on the sync stack only.",
+            ScopeLossWarning,
+            site,
+        )
+    scope = build_scope(environ)
+    return overlay_scope(scope, overrides) if overrides else scope
+
 
 _pause_lock = threading.Lock()
 _pause_depth = 0
@@ -179,7 +237,7 @@ async def aiter_blocking(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 async def _async_stream(
-    response: Any, content: Any, is_async: bool
+    response: Any, content: Any, is_async: bool, site: Site | None
 ) -> AsyncIterator[bytes]:
     """Yield the body of any streaming response, then close it."""
     try:
@@ -187,6 +245,7 @@ async def _async_stream(
             async for chunk in content:
                 yield chunk
         else:
+            warn_at(SYNC_STREAM_WARNING, Warning, site)
             async for chunk in aiter_blocking(iter(content)):
                 yield chunk
     finally:
@@ -207,21 +266,39 @@ class AsyncClientHandler(BaseHandler):
         super().__init__()
 
     async def __call__(
-        self, environ: dict[str, Any], force_user: Any = None, force_token: Any = None
+        self,
+        environ: dict[str, Any],
+        force_user: Any = None,
+        force_token: Any = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        site: Site | None = None,
     ) -> HttpResponseBase:
+        """Serve ``environ`` (plus scope keys given as such) on the ASGI path.
+
+        ``site`` is where a warning about the response belongs: the test's
+        line, when the body is read somewhere else (a def body's drain).
+        """
         if getattr(self, "_middleware_chain", None) is None:
             self.load_middleware(is_async=True)
-        scope = build_scope(environ)
-        body = environ["wsgi.input"]
+        scope = request_scope(environ, overrides, site)
+        body = (overrides or {}).get("_body_file") or environ["wsgi.input"]
         # One pause spans the request: each pause and resume rewires two
         # signals and clears their receiver caches (measured, not free).
         with connection_recycling_paused():
             async with aclosing_worker_connections(), ThreadSensitiveContext():
-                response = await self._respond(scope, body, force_user, force_token)
+                response = await self._respond(
+                    scope, body, force_user, force_token, site
+                )
         return response
 
     async def _respond(
-        self, scope: HTTPScope, body: Any, force_user: Any, force_token: Any
+        self,
+        scope: HTTPScope,
+        body: Any,
+        force_user: Any,
+        force_token: Any,
+        site: Site | None,
     ) -> HttpResponseBase:
         await request_started.asend(sender=self.__class__, scope=scope)
         try:
@@ -241,7 +318,9 @@ class AsyncClientHandler(BaseHandler):
             # Read the content before assigning: the property then returns
             # our wrapper.
             content, is_async = response.streaming_content, response.is_async
-            response.streaming_content = _async_stream(response, content, is_async)
+            response.streaming_content = _async_stream(
+                response, content, is_async, site
+            )
         else:
             await _close(response)
         return response

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
@@ -24,6 +26,8 @@ __all__ = [
     "MODES",
     "Mode",
     "ParityModeError",
+    "activated",
+    "active_mode",
     "make_client",
     "make_factory",
     "mode_of",
@@ -68,29 +72,48 @@ def mode_of(function: object) -> Mode | None:
     return getattr(function, _MODE_ATTR, None)
 
 
+# The stack of the variant running now. A process runs one test at a time
+# (xdist and --parallel use processes), and the test's loop thread and the
+# threads its thread-sensitive work hops to must all see it: a plain global.
+_active: Mode | None = None
+
+
+def active_mode() -> Mode | None:
+    """The stack of the running ``@run_both_modes`` variant, or None."""
+    return _active
+
+
+@contextmanager
+def activated(mode: Mode | None) -> Iterator[None]:
+    """Make ``mode`` the running variant's stack for the block.
+
+    Mode-aware clients and factories (``restflow_parity.test.APIClient``,
+    ``APIRequestFactory``...) pick their stack per request from it.
+    """
+    global _active
+    previous, _active = _active, mode
+    try:
+        yield
+    finally:
+        _active = previous
+
+
 def make_client(mode: Mode, awaitable: bool, **kwargs: Any) -> Any:
-    """The client a ``mode`` test uses; ``awaitable`` for async def bodies."""
-    if mode == "sync":
-        from restflow_parity.sync_client import SyncAPIClient
+    """A client fixed to ``mode``'s stack; ``awaitable`` for async def bodies."""
+    from restflow_parity.client import AsyncAPIClient, SyncAPIClient
 
-        client: Any = SyncAPIClient(**kwargs)
-    else:
-        from restflow_parity.client import AsyncAPIClient
-
-        client = AsyncAPIClient(**kwargs)
+    kind = SyncAPIClient if mode == "sync" else AsyncAPIClient
+    client: Any = kind(**kwargs)
     client.awaitable = awaitable
     return client
 
 
 def make_factory(mode: Mode, **kwargs: Any) -> Any:
-    """The request factory of ``mode``'s stack."""
-    if mode == "sync":
-        from restflow_parity.sync_client import SyncAPIRequestFactory
+    """A request factory fixed to ``mode``'s stack."""
+    from restflow_parity.factory import AsyncAPIRequestFactory, SyncAPIRequestFactory
 
-        return SyncAPIRequestFactory(**kwargs)
-    from restflow_parity.factory import AsyncAPIRequestFactory
-
-    return AsyncAPIRequestFactory(**kwargs)
+    kind = SyncAPIRequestFactory if mode == "sync" else AsyncAPIRequestFactory
+    return kind(**kwargs)
 
 
 @overload
@@ -128,6 +151,7 @@ class _BothModesMethod:
 
     def __set_name__(self, owner: type, name: str) -> None:
         _require_test_case(owner, f"@run_both_modes on {owner.__qualname__}.{name}")
+        variant_client_classes(owner)  # refuse a one-stack client_class now
         delattr(owner, name)
         _add_variants(owner, name, self.function)
 
@@ -152,6 +176,7 @@ def _require_test_case(owner: type, what: str) -> None:
 
 def _split_class(cls: C) -> C:
     _require_test_case(cls, "@run_both_modes")
+    variant_client_classes(cls)  # refuse a one-stack client_class now
     names = [
         name
         for name in dir(cls)
@@ -182,24 +207,43 @@ def _add_variants(owner: type, name: str, function: Callable[..., Any]) -> None:
 
 
 def _variant(function: Callable[..., Any], mode: Mode) -> Callable[..., Any]:
+    skip = _skip_unless_selected  # a closure cell: the code reads no globals
     if iscoroutinefunction(function):
 
-        @functools.wraps(function)
         async def async_variant(self: Any) -> None:
-            _skip_unless_selected(mode)
+            skip(mode)
             await function(self)
 
-        variant: Callable[..., Any] = async_variant
+        template: Callable[..., Any] = async_variant
     else:
 
-        @functools.wraps(function)
         def sync_variant(self: Any) -> None:
-            _skip_unless_selected(mode)
+            skip(mode)
             function(self)
 
-        variant = sync_variant
+        template = sync_variant
+    variant = _with_globals(template, function)
     setattr(variant, _MODE_ATTR, mode)
     return variant
+
+
+def _with_globals(template: Any, function: Any) -> Callable[..., Any]:
+    """``template``'s code, with ``function``'s module globals and metadata.
+
+    pytest evaluates a string condition of a mark (``skipif("not pg")``) in
+    the test function's ``__globals__``: a variant made here must carry the
+    user's module, not this one.
+    """
+    globals_ = getattr(function, "__globals__", template.__globals__)
+    rebuilt = types.FunctionType(
+        template.__code__,
+        globals_,
+        template.__name__,
+        template.__defaults__,
+        template.__closure__,
+    )
+    functools.update_wrapper(rebuilt, function)
+    return rebuilt
 
 
 def _skip_unless_selected(mode: Mode) -> None:
@@ -216,8 +260,13 @@ def _hook_runs(owner: type) -> None:
     """Give each variant its mode's client and factory before setUp() runs.
 
     Done when the test starts (``__call__``/``debug``), not when it is built,
-    so test instances stay picklable for Django's ``--parallel``.
+    so test instances stay picklable for Django's ``--parallel``. The class
+    also gets the async database assertions (``acaptureOnCommitCallbacks``,
+    ``aassertNumQueries``), and its sync ones refuse async bodies.
     """
+    from restflow_parity.assertions import install_assertions
+
+    install_assertions(owner)
     if getattr(owner, _HOOKED_ATTR, False):
         return  # a hooked parent's entry points already serve subclasses
     for entry in ("__call__", "debug"):
@@ -230,16 +279,75 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
     def armed(self: Any, *args: Any, **kwargs: Any) -> Any:
         method = getattr(type(self), self._testMethodName, None)
         mode = mode_of(method)
-        if mode is not None:
-            self.mode = mode
-            kwargs_ = getattr(self, "parity_client_kwargs", {})
-            # Instance attributes: Django's _pre_setup assigns the class-level
-            # client, which these shadow for this one test.
-            self.client = make_client(mode, iscoroutinefunction(method), **kwargs_)
-            self.factory = make_factory(mode)
-        return entry(self, *args, **kwargs)
+        if mode is None:
+            return entry(self, *args, **kwargs)
+        from restflow_parity.factory import APIRequestFactory
+
+        self.mode = mode
+        client_class, async_client_class = variant_client_classes(type(self))
+        options = getattr(self, "parity_client_kwargs", {})
+        # Instance attributes: Django's _pre_setup assigns the class-level
+        # clients, which these shadow for this one test. Both are
+        # mode-aware: in this variant they send on its stack, blocking in a
+        # def body and awaitable in an async def one.
+        self.client = client_class(**options)
+        self.async_client = async_client_class(**options)
+        self.factory = APIRequestFactory()
+        with activated(mode):
+            return entry(self, *args, **kwargs)
 
     return armed
+
+
+def variant_client_classes(owner: type) -> tuple[type, type]:
+    """The classes of ``self.client`` and ``self.async_client`` in variants.
+
+    A class's own ``client_class`` is kept when it follows the running stack
+    (derives from ``restflow_parity.test.APIClient``); Django's, DRF's and the
+    kit's one-stack clients are replaced by the mode-aware drop-in; any other
+    class would silently test one stack, so it is refused with the fix.
+    """
+    from django.test import AsyncClient
+    from django.test import Client as DjangoClient
+    from rest_framework.test import APIClient as DRFAPIClient
+
+    from restflow_parity.client import (
+        APIClient,
+        AsyncAPIClient,
+        Client,
+        ClientBase,
+        SyncAPIClient,
+    )
+
+    stock = {
+        DjangoClient: Client,
+        AsyncClient: Client,
+        DRFAPIClient: APIClient,
+        SyncAPIClient: APIClient,
+        AsyncAPIClient: APIClient,
+    }
+    chosen: list[type] = []
+    for attribute in ("client_class", "async_client_class"):
+        declared = getattr(owner, attribute, DRFAPIClient)
+        if declared in stock:
+            chosen.append(stock[declared])
+        elif (
+            isinstance(declared, type)
+            and issubclass(declared, ClientBase)
+            and (declared.stack is None)
+        ):
+            chosen.append(declared)
+        else:
+            name = getattr(declared, "__qualname__", repr(declared))
+            raise TypeError(
+                f"@run_both_modes on {owner.__qualname__}: its {attribute} "
+                f"{name} sends on one stack only, so both variants would test "
+                f"that stack. Derive it from restflow_parity.test.APIClient "
+                f"(class {getattr(declared, '__name__', 'MyClient')}(APIClient): "
+                "...), which sends on the stack of the running variant, "
+                "keeping your overrides of request() or generic()."
+            )
+    return chosen[0], chosen[1]
 
 
 def _mark_pytest_function(function: F) -> F:

@@ -19,7 +19,13 @@ from urllib.parse import quote
 
 from django.http import HttpRequest
 
-__all__ = ["ASGI_SPEC_VERSION", "HTTPScope", "build_scope"]
+__all__ = [
+    "ASGI_SPEC_VERSION",
+    "SCOPE_KEYS",
+    "HTTPScope",
+    "build_scope",
+    "overlay_scope",
+]
 
 #: The HTTP sub-spec version we claim; uvicorn sends the same.
 ASGI_SPEC_VERSION = "2.3"
@@ -150,3 +156,49 @@ def _server(environ: Mapping[str, Any]) -> tuple[str, int | None] | None:
     if not name:
         return None
     return (str(name), _port(environ.get("SERVER_PORT")))
+
+
+#: Keys of an ASGI HTTP scope, plus Django's private ``_body_file``: what
+#: ``AsyncRequestFactory.request()`` takes, as opposed to environ names.
+SCOPE_KEYS = frozenset(
+    {
+        "type",
+        "asgi",
+        "http_version",
+        "method",
+        "scheme",
+        "path",
+        "raw_path",
+        "root_path",
+        "query_string",
+        "headers",
+        "client",
+        "server",
+        "extensions",
+        "state",
+        "_body_file",
+    }
+)
+
+
+def overlay_scope(scope: HTTPScope, overrides: Mapping[str, Any]) -> HTTPScope:
+    """Apply scope keys given as they are (``_base_scope(path=...)``) to ``scope``.
+
+    Headers given are kept as given, followed by the built ones they do not
+    name; a ``path`` without a ``raw_path`` gets one, and a str query string
+    becomes bytes, so the result stays spec-shaped.
+    """
+    result: dict[str, Any] = {**scope}
+    for key, value in overrides.items():
+        if key == "headers":
+            given = [tuple(pair) for pair in value]
+            names = {bytes(name).lower() for name, _ in given}
+            built = [pair for pair in scope["headers"] if pair[0] not in names]
+            result["headers"] = given + built
+        elif key == "query_string" and isinstance(value, str):
+            result[key] = _wsgi_bytes(value)
+        elif key != "_body_file":
+            result[key] = value
+    if "path" in overrides and "raw_path" not in overrides:
+        result["raw_path"] = quote(str(result["path"]), safe=_PATH_SAFE).encode("ascii")
+    return result  # type: ignore[return-value]

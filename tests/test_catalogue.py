@@ -21,6 +21,8 @@ from restflow_parity.test import (
     AsyncAPIRequestFactory,
     AsyncAPITestCase,
     MissingAwaitError,
+    ScopeLossWarning,
+    SyncAPIRequestFactory,
     UnknownUserWarning,
 )
 
@@ -44,6 +46,18 @@ class Catalogue(AsyncAPITestCase):
         with self.assertWarnsMessage(RuntimeWarning, "add `await` in front"):
             pending.__del__()
         pending._awaited = True
+        # Reported at the line that made the request, not inside the kit.
+        with self.assertWarns(RuntimeWarning) as caught:
+            AsyncAPIClient().post("/echo/")
+        assert caught.filename == __file__
+        assert caught.lineno == sys._getframe().f_lineno - 2
+
+    def test_forgotten_await_in_def_test(self) -> None:
+        response = AsyncAPIClient().get("/echo/")
+        # A def body cannot await: the fix is async def, or a blocking client.
+        with self.assertRaisesMessage(MissingAwaitError, "Make it `async def`"):
+            _ = response.status_code
+        response._awaited = True
 
     async def test_format_and_content_type(self) -> None:
         with self.assertRaisesMessage(AssertionError, "Pass format= or content_type="):
@@ -59,10 +73,6 @@ class Catalogue(AsyncAPITestCase):
         with self.assertRaisesMessage(TypeError, "pass content_type="):
             await self.client.post("/echo/", {"when": object()}, format="json")
 
-    async def test_format_on_get(self) -> None:
-        with self.assertRaisesMessage(TypeError, "use post()/put()/patch()"):
-            await self.client.get("/echo/", format="json")
-
     async def test_body_on_get(self) -> None:
         with self.assertRaisesMessage(TypeError, "data= becomes the query string"):
             await self.client.get("/echo/", "raw body")
@@ -70,6 +80,40 @@ class Catalogue(AsyncAPITestCase):
     def test_bad_credentials_key(self) -> None:
         with self.assertRaisesMessage(ValueError, "Did you mean HTTP_AUTHORIZATION"):
             self.client.credentials(Authorization="Token x")
+        # A lower-case environ name: one HTTP_ prefix, not two.
+        with self.assertRaisesMessage(ValueError, "Did you mean HTTP_AUTHORIZATION="):
+            self.client.credentials(http_authorization="Token x")
+
+    async def test_scope_loss(self) -> None:
+        # REMOTE_USER is a WSGI server variable: no ASGI scope can carry it.
+        with self.assertWarnsMessage(ScopeLossWarning, "no place for this environ"):
+            await self.client.get("/echo/", REMOTE_USER="khan")
+
+    def test_scope_keys_on_wsgi(self) -> None:
+        with self.assertRaisesMessage(TypeError, "Use environ names (PATH_INFO"):
+            SyncAPIRequestFactory().request(path="/x/")
+
+    def test_one_stack_client_class(self) -> None:
+        from django.test import Client
+
+        class TenantClient(Client):
+            pass
+
+        with self.assertRaisesMessage(TypeError, "Derive it from restflow_parity"):
+
+            @run_both_modes
+            class Tenant(SimpleTestCase):
+                client_class = TenantClient
+
+                def test_x(self) -> None:
+                    pass
+
+    async def test_sync_count_in_async_test(self) -> None:
+        with (
+            self.assertRaisesMessage(RuntimeError, "self.aassertNumQueries(n)"),
+            self.assertNumQueries(0),
+        ):
+            pass
 
     def test_force_auth_non_user(self) -> None:
         with self.assertRaisesMessage(TypeError, "Fetch the user first"):

@@ -31,10 +31,16 @@ The convention, for anyone writing a page under docs/:
       It imports anything else it uses.
   ``settings``
       A piece of a test settings module. It is executed over stand-in base
-      settings (the test project's, without restflow-parity); a
-      ``from .base import *`` line is skipped. Every ``restflow_parity.*``
-      dotted path it names must import, and with its ``MIDDLEWARE`` the
-      restflow-parity system checks must pass.
+      settings (the test project's, without restflow-parity); its
+      ``from .settings import *`` (or ``from .base import *``) line is
+      skipped. Every ``restflow_parity.*`` dotted path it names must import,
+      and with its ``MIDDLEWARE`` the restflow-parity system checks must pass.
+  ``project``
+      A file of the project that docs/getting-started.md builds (its first
+      line names the file), such as the app's ``models.py``. It is not run
+      here: tests/test_getting_started.py makes a ``startproject`` project,
+      applies every block of that page to it, and runs its tests on both
+      stacks. Only that page may use this kind.
 
 * ``--8<--`` snippet includes in a fence (pymdownx.snippets; use the block
   form in a ```python fence, so that ruff leaves it alone) are replaced by the
@@ -53,7 +59,6 @@ from __future__ import annotations
 
 import collections
 import configparser
-import dataclasses
 import inspect
 import os
 import re
@@ -69,99 +74,16 @@ from typing import Any
 
 import pytest
 import yaml
+from doc_fences import DOCS, ROOT, Block, expand_snippets, parse_page
+from getting_started import PAGE
 
 from restflow_parity.modes import CHOICES
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-KINDS = ("module", "body", "settings")
+PROJECT_PAGE = PAGE.relative_to(DOCS).as_posix()
+
+KINDS = ("module", "body", "settings", "project")
 # Other spellings of Python that would render, yet escape this harness.
 PYTHON_ALIASES = frozenset({"py", "py3", "python3", "pycon", "ipython", "pyi"})
-
-FENCE_OPEN = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>[^`\n]*)$")
-MARKER = re.compile(r"^\s*<!--\s*test:\s*(?P<kind>\S+)\s*-->\s*$")
-SNIPPET_BLOCK = re.compile(
-    r"^(?P<indent>[ \t]*)--8<--[ \t]*\n(?P<paths>.*?)^[ \t]*--8<--[ \t]*$", re.M | re.S
-)
-SNIPPET_LINE = re.compile(
-    r"""^(?P<indent>[ \t]*)--8<--[ \t]+["'](?P<path>[^"']+)["'][ \t]*$""", re.M
-)
-
-
-@dataclasses.dataclass(frozen=True)
-class Block:
-    """One fenced code block of a docs page."""
-
-    page: str  # relative to docs/, e.g. "guides/async-client.md"
-    line: int  # 1-based line of the block's first code line in the page
-    language: str
-    kind: str  # the <!-- test: KIND --> marker; "" when there is none
-    code: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.page}:{self.line}"
-
-    @property
-    def slug(self) -> str:
-        return re.sub(r"\W+", "_", self.page.removesuffix(".md")) + f"_L{self.line}"
-
-
-def expand_snippets(text: str) -> str:
-    """Replace pymdownx.snippets includes by the files they name (from the root)."""
-
-    def block(match: re.Match[str]) -> str:
-        paths = [p.strip() for p in match["paths"].splitlines() if p.strip()]
-        return "".join(_included(path, match["indent"]) for path in paths).rstrip("\n")
-
-    def line(match: re.Match[str]) -> str:
-        return _included(match["path"], match["indent"]).rstrip("\n")
-
-    return SNIPPET_LINE.sub(line, SNIPPET_BLOCK.sub(block, text))
-
-
-def _included(path: str, indent: str) -> str:
-    content = (ROOT / path).read_text()
-    return "".join(
-        indent + row if row.strip() else row for row in content.splitlines(True)
-    )
-
-
-def parse_page(page: Path) -> list[Block]:
-    """The fenced blocks of ``page``, dedented, with their markers."""
-    # Snippets are expanded per block, so line numbers stay the page's.
-    lines = page.read_text().splitlines()
-    name = page.relative_to(DOCS).as_posix()
-    blocks, index = [], 0
-    while index < len(lines):
-        opener = FENCE_OPEN.match(lines[index])
-        if opener is None:
-            index += 1
-            continue
-        indent, fence = len(opener["indent"]), opener["fence"]
-        info = opener["info"].strip().lstrip("{").strip()
-        language = info.split()[0].lstrip(".") if info else ""
-        closer = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$")
-        end = index + 1
-        while end < len(lines) and not closer.match(lines[end]):
-            end += 1
-        # Fences inside lists and admonitions are indented with their opener.
-        body = [
-            re.sub(rf"^[ \t]{{0,{indent}}}", "", row) for row in lines[index + 1 : end]
-        ]
-        above = next((row for row in reversed(lines[:index]) if row.strip()), "")
-        marker = MARKER.match(above)
-        blocks.append(
-            Block(
-                name,
-                index + 2,
-                language,
-                marker["kind"] if marker else "",
-                expand_snippets("\n".join(body)) + "\n",
-            )
-        )
-        index = end + 1
-    return blocks
 
 
 PAGES = sorted(DOCS.rglob("*.md"))
@@ -251,6 +173,10 @@ def load_examples() -> None:
     for block in PYTHON:
         if block.kind not in ("", *KINDS):
             continue  # test_every_python_fence_is_executed names it
+        if block.kind == "project":
+            if block.page == PROJECT_PAGE:
+                HANDLED.add(block.id)  # tests/test_getting_started.py runs it
+            continue
         HANDLED.add(block.id)
         try:
             if block.kind in ("", "module"):
@@ -285,6 +211,10 @@ def test_every_python_fence_is_executed() -> None:
         if block.kind and block.kind not in KINDS:
             problems.append(
                 f"{block.id}: unknown <!-- test: {block.kind} -->; use {KINDS}"
+            )
+        elif block.kind == "project" and block.page != PROJECT_PAGE:
+            problems.append(
+                f"{block.id}: <!-- test: project --> is for {PROJECT_PAGE} only"
             )
         elif block.kind and block.language != "python":
             problems.append(

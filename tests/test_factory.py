@@ -46,21 +46,14 @@ class FactoryTests(AsyncAPITestCase):
         assert ours.content_type == drf.content_type
 
     def test_scope_agrees_with_build_scope_of_the_environ(self) -> None:
-        request = self.factory.get("/caf%C3%A9/?a=1", HTTP_X_A="b")
-        environ = self.factory.environ(
-            self.factory._spec(
-                "GET",
-                "/caf%C3%A9/?a=1",
-                None,
-                None,
-                None,
-                False,
-                None,
-                None,
-                {"HTTP_X_A": "b"},
-            )
-        )
-        assert request.scope == build_scope(environ)
+        class Recording(AsyncAPIRequestFactory):
+            def request(self, **request: object) -> object:
+                self.environ = self._base_environ(**request)
+                return super().request(**request)
+
+        factory = Recording()
+        request = factory.get("/caf%C3%A9/?a=1", HTTP_X_A="b")
+        assert request.scope == build_scope(factory.environ)
         assert request.path == "/café/"
 
     def test_follow_is_refused_with_the_fix(self) -> None:

@@ -19,11 +19,10 @@ from rest_framework.test import APITestCase
 from restflow_parity import run_both_modes
 from restflow_parity.modes import ENV_VAR, ParityModeError, parse_mode
 from restflow_parity.test import (
-    AsyncAPIClient,
-    AsyncAPIRequestFactory,
+    APIClient,
+    APIRequestFactory,
     AsyncAPITestCase,
     SyncAPIClient,
-    SyncAPIRequestFactory,
     arun_view,
 )
 
@@ -47,10 +46,12 @@ class DrfSyncBodies(APITestCase):
     @run_both_modes
     def test_mode_client_and_factory(self) -> None:
         assert self.client is self.setup_client
-        expected = {"sync": SyncAPIClient, "async": AsyncAPIClient}[self.mode]
-        assert type(self.client) is expected
-        factory = {"sync": SyncAPIRequestFactory, "async": AsyncAPIRequestFactory}
-        assert type(self.factory) is factory[self.mode]
+        # The mode-aware drop-ins, sending on the variant's stack.
+        assert type(self.client) is APIClient
+        assert self.client._stack() == self.mode
+        assert type(self.factory) is APIRequestFactory
+        request_class = {"sync": WSGIRequest, "async": ASGIRequest}[self.mode]
+        assert isinstance(self.factory.get("/"), request_class)
 
     @run_both_modes
     def test_response_carries_the_stacks_request(self) -> None:
@@ -87,8 +88,23 @@ class DrfSyncBodies(APITestCase):
     @run_both_modes
     def test_streaming_is_a_plain_iterable_in_def_bodies(self) -> None:
         Product.objects.create(name="Phone")
-        response = self.client.get("/export.csv")
+        response = self.client.get("/export/native.csv")
         assert b"".join(response.streaming_content).endswith(b",Phone\n")
+
+    @run_both_modes
+    def test_a_stream_the_stack_cannot_serve_natively_warns(self) -> None:
+        # Each stack says what Django says behind a real server of its kind.
+        path, message = {
+            "sync": ("/async/stream/", "must consume asynchronous iterators"),
+            "async": ("/export.csv", "must consume synchronous iterators"),
+        }[self.mode]
+        # WSGI reads the body when it is iterated; a def body's ASGI request
+        # has read it by the time it returns (its loop ends with the call).
+        with self.assertWarnsMessage(Warning, message) as caught:
+            response = self.client.get(path)
+            assert b"".join(response.streaming_content)
+        assert caught.filename == __file__
+        assert response.status_code == 200
 
     @run_both_modes
     def test_on_commit_does_not_fire_without_capture(self) -> None:
@@ -143,7 +159,7 @@ class AsyncBodies(AsyncAPITestCase):
     @run_both_modes
     async def test_streaming_is_async_iterable_in_async_bodies(self) -> None:
         await Product.objects.acreate(name="Phone")
-        response = await self.client.get("/export.csv")
+        response = await self.client.get("/export/native.csv")
         chunks = [chunk async for chunk in response.streaming_content]
         assert b"".join(chunks).endswith(b",Phone\n")
 
@@ -270,7 +286,9 @@ class Misuse(SimpleTestCase):
         from asgiref.sync import async_to_sync
 
         async def body() -> None:
-            SyncAPIClient().get("/echo/")
+            client = SyncAPIClient()
+            client.awaitable = False  # a def-body client, used in an async body
+            client.get("/echo/")
 
         with pytest.raises(RuntimeError, match=r"await self\.client\.get"):
             async_to_sync(body)()

@@ -51,9 +51,9 @@ def manage_test(
 def test_both_modes_by_default_with_a_summary() -> None:
     done = manage_test("test_modes.DrfSyncBodies")
     assert done.returncode == 0, done.stderr
-    assert "Ran 15 tests" in done.stderr
-    assert "sync: 7 ran (7 passed)" in done.stdout + done.stderr
-    assert "async: 7 ran (7 passed)" in done.stdout + done.stderr
+    assert "Ran 17 tests" in done.stderr
+    assert "sync: 8 ran (8 passed)" in done.stdout + done.stderr
+    assert "async: 8 ran (8 passed)" in done.stdout + done.stderr
 
 
 def test_parity_mode_option_skips_the_other_stack() -> None:
@@ -97,8 +97,8 @@ def test_parallel_runner_pickles_and_runs_the_variants() -> None:
     done = manage_test("test_modes", "test_cases", "--parallel", "2")
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "sync: 18 ran (18 passed)" in output
-    assert "async: 18 ran (18 passed)" in output
+    assert "sync: 19 ran (19 passed)" in output
+    assert "async: 19 ran (19 passed)" in output
 
 
 PLANTED = """

@@ -10,6 +10,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,8 +210,12 @@ def test_hazard_completes(stack: str, body: str, hazard: Hazard, settings: Any) 
     if hazard.middleware:
         settings.MIDDLEWARE = [*settings.MIDDLEWARE, hazard.middleware]
     Product.objects.create(name="Phone")
+    # A stream the stack cannot serve natively is read with Django's warning.
+    mismatched = hazard.name == {"sync": "async", "async": "sync"}[stack] + "-streaming"
+    warns = pytest.warns(Warning, match="must consume") if mismatched else nullcontext()
     start = time.monotonic()
-    response, content = send(stack, body, hazard.path, hazard.method)
+    with warns:
+        response, content = send(stack, body, hazard.path, hazard.method)
     assert time.monotonic() - start < limit
     assert response.status_code == 200
     got = response[hazard.header] if hazard.header else content.decode()
@@ -224,6 +229,7 @@ def test_hazard_completes(stack: str, body: str, hazard: Hazard, settings: Any) 
 @pytest.mark.usefixtures("release")
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
 def test_a_hanging_streaming_body_is_reported(
     stack: str, body: str, settings: Any
 ) -> None:

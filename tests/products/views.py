@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.core.cache import cache
+from django.core.handlers.asgi import ASGIRequest
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -118,6 +119,24 @@ def export_csv(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(rows(), content_type="text/csv")
 
 
+def export_native_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """The CSV export, streamed the way each stack serves natively.
+
+    ASGI serves an async iterator as it comes (a sync one it reads in a
+    thread, with a warning); WSGI serves a sync one. So: an async generator
+    for an ASGIRequest, the sync one otherwise.
+    """
+    if not isinstance(request, ASGIRequest):
+        return export_csv(request)
+
+    async def rows() -> Any:
+        yield "id,name\n"
+        async for product in Product.objects.order_by("id"):
+            yield f"{product.pk},{product.name}\n"
+
+    return StreamingHttpResponse(rows(), content_type="text/csv")
+
+
 async def async_stream(request: HttpRequest) -> StreamingHttpResponse:
     async def chunks() -> Any:
         for number in range(3):
@@ -155,6 +174,18 @@ def echo(request: HttpRequest) -> JsonResponse:
             "headers": {k: v for k, v in request.headers.items()},
         }
     )
+
+
+def greeting(request: HttpRequest) -> HttpResponse:
+    """A template response: what assertTemplateUsed and response.context read."""
+    from django.shortcuts import render
+
+    return render(request, "products/greeting.html", {"name": request.GET.get("name")})
+
+
+def remote_user(request: HttpRequest) -> JsonResponse:
+    """REMOTE_USER: a WSGI server variable that no ASGI scope carries."""
+    return JsonResponse({"remote_user": request.META.get("REMOTE_USER")})
 
 
 @ensure_csrf_cookie
