@@ -282,6 +282,7 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         if mode is None:
             return entry(self, *args, **kwargs)
         from restflow_parity.factory import APIRequestFactory
+        from restflow_parity.variant_state import variant_state
 
         self.mode = mode
         client_class, async_client_class = variant_client_classes(type(self))
@@ -293,7 +294,8 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         self.client = client_class(**options)
         self.async_client = async_client_class(**options)
         self.factory = APIRequestFactory()
-        with activated(mode):
+        # The variant starts from the caches its body would see alone.
+        with activated(mode), variant_state():
             return entry(self, *args, **kwargs)
 
     return armed

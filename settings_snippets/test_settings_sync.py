@@ -1,6 +1,6 @@
 # restflow-parity: sync (WSGI) stack test settings.
 # Paste at the end of your test settings module, after the base settings are
-# imported (for example below `from .base import *`).
+# imported (for example below `from .settings import *` in mysite/test_settings.py).
 
 INSTALLED_APPS = [*INSTALLED_APPS, "restflow_parity"]
 

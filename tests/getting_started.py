@@ -42,7 +42,7 @@ SETTINGS = "mysite.test_settings"
 SCRUBBED_PREFIXES = ("DJANGO_", "RESTFLOW_PARITY_", "PYTEST_", "PYTHONPATH")
 # The runners whose system-check output is compared with the page's. pytest
 # joins when the plugin runs the checks at session start.
-CHECK_RUNNERS: tuple[str, ...] = ("manage.py",)
+CHECK_RUNNERS: tuple[str, ...] = ("manage.py", "pytest")
 CONFIG_FILES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
 
 
