@@ -187,6 +187,13 @@ def _base_id(item: pytest.Item, mode: str) -> str:
     return item.nodeid.removesuffix(f"_{mode}")
 
 
+def _is_unittest(item: pytest.Item) -> bool:
+    import unittest
+
+    cls = getattr(item, "cls", None)
+    return isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+
+
 def _is_variant(item: pytest.Item) -> bool:
     return any(name == VARIANT_PROPERTY for name, _ in item.user_properties)
 
@@ -241,7 +248,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         original = function.obj
         function.obj = wrap_steps(original, _borrowed_executor(function))
     try:
-        if _is_variant(item):
+        if _is_variant(item) and not _is_unittest(item):
+            # A unittest variant rolls back on its own (modes.py); a pytest
+            # function variant is rolled back here.
             with variant_state():
                 return (yield)
         return (yield)

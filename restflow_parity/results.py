@@ -1,12 +1,11 @@
 """The Django runner's side of the parity verdict: variants, as a result sees them.
 
 ``ParityResultMixin`` goes on the result class ``manage.py test`` reports to.
-It records each variant's outcome, duration and position, and (in a serial
-run) rolls back the caches a variant wrote (``variant_state.py``). Under
-``--parallel`` the tests run in worker processes, whose results Django
+It records each variant's outcome, duration and position. (Each variant
+rolls back its own cache writes: see ``modes.py`` and ``variant_state.py``.)
+Under ``--parallel`` the tests run in worker processes, whose results Django
 replays in the main process as events; ``ParityRemoteTestResult`` adds one
-event per test, ``parityRan``, carrying where and when it really ran, and
-does the rollback in the worker.
+event per test, ``parityRan``, carrying where and when it really ran.
 """
 
 from __future__ import annotations
@@ -14,14 +13,12 @@ from __future__ import annotations
 import os
 import time
 import unittest
-from contextlib import ExitStack
 from typing import Any
 
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.modes import Mode, mode_of
 from restflow_parity.summary import OUTCOMES, Variant
-from restflow_parity.variant_state import variant_state
 
 __all__ = [
     "ParityParallelTestSuite",
@@ -54,27 +51,7 @@ def _worker() -> str:
     return str(number) if number else f"pid {os.getpid()}"
 
 
-class _RollsBack(unittest.TestResult):
-    """Rolls back each variant's cache writes, from before setUp to after tearDown."""
-
-    parity_rolls_back = True
-    _parity_state: ExitStack | None = None
-
-    def startTest(self, test: Any) -> None:
-        super().startTest(test)
-        stack = ExitStack()
-        if self.parity_rolls_back and test_mode(test) is not None:
-            stack.enter_context(variant_state())
-        self._parity_state = stack
-
-    def stopTest(self, test: Any) -> None:
-        if self._parity_state is not None:
-            self._parity_state.close()
-            self._parity_state = None
-        super().stopTest(test)
-
-
-class ParityRemoteTestResult(_RollsBack, RemoteTestResult):
+class ParityRemoteTestResult(RemoteTestResult):
     """A ``--parallel`` worker's result: it reports where each test ran."""
 
     def startTest(self, test: Any) -> None:
@@ -102,7 +79,7 @@ class ParityParallelTestSuite(ParallelTestSuite):
     runner_class = ParityRemoteTestRunner
 
 
-class ParityResultMixin(_RollsBack):
+class ParityResultMixin(unittest.TestResult):
     """Records the outcome of every parity variant the run reports."""
 
     parity_run_id = ""

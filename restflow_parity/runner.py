@@ -96,8 +96,6 @@ class ParityDiscoverRunner(DiscoverRunner):
             f"Parity{base.__name__}",
             (ParityResultMixin, base),
             {
-                # Under --parallel the workers roll back; here events replay.
-                "parity_rolls_back": not self._parallel,
                 "parity_run_id": self.parity_run.id,
             },
         )
