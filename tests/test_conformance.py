@@ -280,6 +280,7 @@ def record(tmp_path: Path, slug: str) -> dict[str, dict[str, object]]:
     return loaded
 
 
+@pytest.mark.tooling
 def test_django_tests_run_three_ways(tmp_path: Path) -> None:
     labels = (
         "asgi.tests.ASGITest.test_get_asgi_application",
@@ -304,6 +305,7 @@ def test_django_tests_run_three_ways(tmp_path: Path) -> None:
     assert (code == 0) == (unlisted == 0) == report["ok"]
 
 
+@pytest.mark.tooling
 def test_drf_tests_run_under_both_modes_reach_asgi(tmp_path: Path) -> None:
     # DRF's conftest imports it; conformance/requirements.txt installs it.
     pytest.importorskip("dj_database_url", reason="pip install dj-database-url")

@@ -433,6 +433,7 @@ def test_yaml_example(block: Block) -> None:
 # --- the site ------------------------------------------------------------------
 
 
+@pytest.mark.tooling
 def test_site_builds(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings_handlers.python")

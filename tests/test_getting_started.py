@@ -12,6 +12,8 @@ import getting_started as page
 import pytest
 from doc_fences import Block
 
+pytestmark = pytest.mark.tooling
+
 
 def test_page_builds_a_project_whose_tests_pass_on_both_stacks(
     tmp_path: Path,

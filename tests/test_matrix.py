@@ -37,6 +37,8 @@ from rest_framework.test import APITestCase
 
 from restflow_parity import run_both_modes
 
+pytestmark = pytest.mark.tooling
+
 
 @run_both_modes
 @pytest.mark.django_db

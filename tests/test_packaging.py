@@ -17,7 +17,10 @@ import zipfile
 from email.parser import HeaderParser
 from pathlib import Path
 
+import pytest
 import yaml
+
+pytestmark = pytest.mark.tooling
 
 ROOT = Path(__file__).resolve().parent.parent
 
