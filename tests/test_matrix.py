@@ -23,6 +23,8 @@ from test_plugin import project
 
 from restflow_parity.report import Report
 
+pytestmark = pytest.mark.tooling
+
 pytest_plugins = ["pytester"]
 __all__ = ["project"]  # the fixture, imported for the tests here
 
@@ -36,8 +38,6 @@ from django.contrib.auth.models import User
 from rest_framework.test import APITestCase
 
 from restflow_parity import run_both_modes
-
-pytestmark = pytest.mark.tooling
 
 
 @run_both_modes
