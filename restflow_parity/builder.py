@@ -34,6 +34,7 @@ from restflow_parity.encoding import (
     query_of,
 )
 from restflow_parity.environ import (
+    EMPTY_MEANS_NONE,
     HEADER_CGI_KEYS,
     header_environ,
     header_text,
@@ -49,8 +50,12 @@ __all__ = ["RequestBuilder", "refuse_follow"]
 # sets): in a path every printable ASCII character but " # < > ? ` { }, in a
 # query every one but " # < >. Spaces, controls and non-ASCII text (as UTF-8)
 # are percent-encoded; "%" stays, so escapes the test wrote are sent as written.
-_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate({ord(c): None for c in '"#<>?`{}'})
-_QUERY_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate({ord(c): None for c in '"#<>'})
+_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
+    {ord(c): None for c in '"#<>?`{}'}
+)
+_QUERY_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
+    {ord(c): None for c in '"#<>'}
+)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 #: Methods whose content has a meaning: a client sends Content-Length: 0
 #: for them even without a body (RFC 9110, 8.6), as httpx and browsers do.
@@ -60,7 +65,6 @@ _KEEP_METHOD = frozenset({HTTPStatus.TEMPORARY_REDIRECT, HTTPStatus.PERMANENT_RE
 #: Verbs whose data= is the query string, as in Django and DRF.
 _QUERY_VERBS = frozenset({"GET", "HEAD", "TRACE"})
 _CONTENT_KEYS = ("CONTENT_TYPE", "CONTENT_LENGTH")
-_EMPTY_MEANS_NONE = ("HTTP_COOKIE", *_CONTENT_KEYS)
 
 
 def _body_verb(method: str) -> Callable[..., Any]:
@@ -362,7 +366,7 @@ class RequestBuilder:
                     # as ints.
                     value = str(value)
                 environ[key] = value
-        for key in _EMPTY_MEANS_NONE:
+        for key in EMPTY_MEANS_NONE:
             # CGI cannot tell an empty Content-Type from none, nor can the
             # scope built from it: send none on both stacks.
             if environ.get(key) == "":

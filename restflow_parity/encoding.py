@@ -107,9 +107,7 @@ def _as_given(
     match = CONTENT_TYPE_RE.match(content_type)
     charset = match[1] if match else settings.DEFAULT_CHARSET
     try:
-        if content_type.startswith("multipart/form-data") and isinstance(
-            data, Mapping
-        ):
+        if content_type.startswith("multipart/form-data") and isinstance(data, Mapping):
             # DRF would send str(dict); Django encodes a mapping as multipart.
             _, _, boundary = content_type.partition("boundary=")
             boundary = boundary.split(";")[0].strip() or BOUNDARY

@@ -18,6 +18,8 @@ from django.http.request import HttpHeaders
 
 __all__ = [
     "CGI_KEYS",
+    "EMPTY_MEANS_NONE",
+    "HEADER_CGI_KEYS",
     "ScopeLossWarning",
     "header_environ",
     "header_text",
@@ -83,6 +85,9 @@ _CARRIED = frozenset(
 
 #: The CGI names that carry a header (RFC 3875 puts these two outside HTTP_*).
 HEADER_CGI_KEYS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+#: Headers whose empty value is no header: CGI cannot tell an empty
+#: Content-Type from none, and a client without cookies sends no Cookie.
+EMPTY_MEANS_NONE = ("HTTP_COOKIE", "CONTENT_TYPE", "CONTENT_LENGTH")
 # RFC 9110 "token": what a header name may be made of (``_`` stands for
 # ``-`` in an environ name).
 _TOKEN = frozenset(
@@ -117,10 +122,19 @@ def header_environ(headers: Mapping[str, Any] | None) -> dict[str, Any]:
         if "_" in name:
             continue
         key = HttpHeaders.to_wsgi_name(name)
+        if key == "HTTP_HOST" and key in environ:
+            raise ValueError(
+                f"headers= names Host twice ({', '.join(map(repr, headers))}): "
+                "a request has one Host, and servers answer 400 to two "
+                "(RFC 9112, 3.2). Keep one."
+            )
         if key in environ:
             # Names that differ only in case are two header lines; a server
             # joins their values with ",", as Django does on ASGI.
-            value = f"{header_text(key, environ[key])},{header_text(key, value)}"
+            parts = [header_text(key, environ[key]), header_text(key, value)]
+            if key in EMPTY_MEANS_NONE:
+                parts = [part for part in parts if part]
+            value = ",".join(parts)
         environ[key] = value
     return environ
 
