@@ -232,7 +232,9 @@ class HeaderTests(AsyncAPITestCase):
         with self.assertRaisesMessage(ValueError, "Percent-encode them"):
             await self.client.get("/echo/", QUERY_STRING="q=\xff")
 
-    async def test_non_utf8_query_bytes_in_the_scope_are_a_400_like_django(self) -> None:
+    async def test_non_utf8_query_bytes_in_the_scope_are_a_400_like_django(
+        self,
+    ) -> None:
         response = await self.client.request(
             PATH_INFO="/echo/", REQUEST_METHOD="GET", query_string=b"q=\xff"
         )

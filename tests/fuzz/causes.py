@@ -57,11 +57,23 @@ def _any_record(diff: Difference, key: str) -> object:
     return None
 
 
-_PATH_FIELDS = _named("path", "path_info", "rest", "scope.path", "scope.raw_path", "META.PATH_INFO")
+_PATH_FIELDS = _named(
+    "path", "path_info", "rest", "scope.path", "scope.raw_path", "META.PATH_INFO"
+)
 #: META keys one stack has and the other does not, by design.
-WSGI_ONLY_META = frozenset({"RAW_URI", "SERVER_PROTOCOL", "wsgi.multithread", "wsgi.run_once", "wsgi.url_scheme"})
+WSGI_ONLY_META = frozenset(
+    {
+        "RAW_URI",
+        "SERVER_PROTOCOL",
+        "wsgi.multithread",
+        "wsgi.run_once",
+        "wsgi.url_scheme",
+    }
+)
 ASGI_ONLY_META = frozenset({"REMOTE_HOST", "REMOTE_PORT"})
-LOOPBACK_META = frozenset({"SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "REMOTE_PORT", "REMOTE_HOST"})
+LOOPBACK_META = frozenset(
+    {"SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR", "REMOTE_PORT", "REMOTE_HOST"}
+)
 _NOT_CARRIED = ("REMOTE_USER",)
 
 
@@ -70,7 +82,9 @@ def _invalid_utf8_path(diff: Difference) -> bool:
         scope = _record(diff, route).get("scope")
         if isinstance(scope, dict):
             try:
-                unquote_to_bytes(bytes(scope["raw_path"]).decode("latin-1")).decode("utf-8")
+                unquote_to_bytes(bytes(scope["raw_path"]).decode("latin-1")).decode(
+                    "utf-8"
+                )
             except UnicodeDecodeError:
                 return True
     return False
@@ -124,7 +138,9 @@ def _splitlines_byte(diff: Difference) -> bool:
         wire = to_wire(diff.request)
     except (Refused, Exception):
         return False
-    return "daphne" in diff.pair and any(_SPLITLINES.search(value) for _, value in wire.headers)
+    return "daphne" in diff.pair and any(
+        _SPLITLINES.search(value) for _, value in wire.headers
+    )
 
 
 def _lower_method(diff: Difference) -> bool:
@@ -164,7 +180,8 @@ SERVERS = frozenset({"servers"})
 CAUSES: tuple[Cause, ...] = (
     Cause(
         "request-class",
-        "WSGIRequest on the sync stack, ASGIRequest on the async stack and behind servers",
+        "WSGIRequest on the sync stack, ASGIRequest on the async stack and behind "
+        "servers",
         f"{MIGRATING}#difference-stack-request",
         STACKS,
         _named("request_class"),
@@ -172,16 +189,23 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "wsgi-meta",
-        "META keys only WSGI sets (wsgi.*, SERVER_PROTOCOL, RAW_URI) or only ASGI sets (REMOTE_HOST, REMOTE_PORT)",
+        "META keys only WSGI sets (wsgi.*, SERVER_PROTOCOL, RAW_URI) or only ASGI "
+        "sets (REMOTE_HOST, REMOTE_PORT)",
         f"{MIGRATING}#difference-stack-meta",
         STACKS,
-        lambda field: field.startswith("META.")
-        and (field[5:] in WSGI_ONLY_META | ASGI_ONLY_META or field.startswith("META.wsgi.")),
+        lambda field: (
+            field.startswith("META.")
+            and (
+                field[5:] in WSGI_ONLY_META | ASGI_ONLY_META
+                or field.startswith("META.wsgi.")
+            )
+        ),
         _with_sync,
     ),
     Cause(
         "scope-loss",
-        "REMOTE_USER and other CGI-only keys: in META on WSGI; the async stack warns (ScopeLossWarning)",
+        "REMOTE_USER and other CGI-only keys: in META on WSGI; the async stack warns "
+        "(ScopeLossWarning)",
         f"{MIGRATING}#difference-remote-user",
         STACKS,
         _named("warnings", *(f"META.{key}" for key in _NOT_CARRIED)),
@@ -189,7 +213,8 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "wsgi-query-charset",
-        "WSGIRequest decodes the query string with the body's charset; ASGIRequest with UTF-8",
+        "WSGIRequest decodes the query string with the body's charset; ASGIRequest "
+        "with UTF-8",
         f"{MIGRATING}#difference-stack-charset",
         STACKS,
         _named("GET", "query_params"),
@@ -197,7 +222,8 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "wsgi-cookie-bytes",
-        "a Cookie header with non-ASCII bytes: WSGIRequest decodes it as UTF-8, ASGIRequest as latin-1",
+        "a Cookie header with non-ASCII bytes: WSGIRequest decodes it as UTF-8, "
+        "ASGIRequest as latin-1",
         f"{MIGRATING}#difference-stack-cookies",
         STACKS,
         _named("COOKIES"),
@@ -205,7 +231,8 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "wsgi-invalid-path",
-        "invalid UTF-8 in the path: WSGIRequest re-percent-encodes it (%FF), ASGI servers decode it to U+FFFD",
+        "invalid UTF-8 in the path: WSGIRequest re-percent-encodes it (%FF), ASGI "
+        "servers decode it to U+FFFD",
         f"{MIGRATING}#difference-stack-path",
         STACKS,
         _PATH_FIELDS,
@@ -213,15 +240,19 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "loopback",
-        "the socket's addresses: a server sees 127.0.0.1 and real ports, a test its SERVER_NAME and REMOTE_ADDR",
+        "the socket's addresses: a server sees 127.0.0.1 and real ports, a test its "
+        "SERVER_NAME and REMOTE_ADDR",
         f"{MIGRATING}#difference-stack-loopback",
         SERVER,
-        lambda field: field in ("scope.client", "scope.server")
-        or (field.startswith("META.") and field[5:] in LOOPBACK_META),
+        lambda field: (
+            field in ("scope.client", "scope.server")
+            or (field.startswith("META.") and field[5:] in LOOPBACK_META)
+        ),
     ),
     Cause(
         "dot-segments",
-        "httpx (like browsers) removes . and .. path segments; the test clients send the path as written",
+        "httpx (like browsers) removes . and .. path segments; the test clients send "
+        "the path as written",
         f"{MIGRATING}#difference-dot-segments",
         frozenset({"server"}),
         lambda field: _PATH_FIELDS(field) or field == "outcome",
@@ -229,14 +260,16 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "server-scope-keys",
-        "keys each server adds: asgi.spec_version (uvicorn 2.3, hypercorn 2.1, daphne none), state, extensions",
+        "keys each server adds: asgi.spec_version (uvicorn 2.3, hypercorn 2.1, "
+        "daphne none), state, extensions",
         f"{SCOPE}#what-real-servers-send",
         SERVER,
         _named("scope.asgi", "scope.state", "scope.extensions"),
     ),
     Cause(
         "root-path-prefix",
-        "hypercorn and daphne leave root_path out of scope['path'] (uvicorn and the spec put it in)",
+        "hypercorn and daphne leave root_path out of scope['path'] (uvicorn and the "
+        "spec put it in)",
         f"{SCOPE}#what-real-servers-send",
         SERVERS,
         _named("path", "scope.path", "scope.raw_path"),
@@ -252,7 +285,8 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "repeated-headers",
-        "a header sent twice is one joined value in a WSGI environ, so in the scope built from it",
+        "a header sent twice is one joined value in a WSGI environ, so in the scope "
+        "built from it",
         f"{SCOPE}#what-a-wsgi-environ-cannot-say",
         SERVER,
         lambda field: field.startswith("scope.headers."),
@@ -260,7 +294,8 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "daphne-multipart",
-        "daphne (Twisted) answers 400 to a POST whose multipart/form-data body it cannot parse",
+        "daphne (Twisted) answers 400 to a POST whose multipart/form-data body it "
+        "cannot parse",
         f"{SCOPE}#what-real-servers-send",
         SERVERS,
         _named("outcome"),
@@ -276,8 +311,10 @@ CAUSES: tuple[Cause, ...] = (
     ),
     Cause(
         "method-case",
-        "a lower-case method: WSGI's META and uvicorn's and daphne's scopes keep it as sent; "
-        "ASGIRequest's META, the kit's scopes and hypercorn upper-case it (as the spec says)",
+        "a lower-case method: WSGI's META and uvicorn's and daphne's scopes keep it "
+        "as sent; "
+        "ASGIRequest's META, the kit's scopes and hypercorn upper-case it (as the "
+        "spec says)",
         f"{SCOPE}#what-real-servers-send",
         frozenset({"stacks", "server", "servers"}),
         _named("scope.method", "META.REQUEST_METHOD"),

@@ -49,7 +49,11 @@ def outcome_field(outcome: Outcome) -> Any:
         return "refused"
     if outcome.error is not None:
         return "no answer"
-    return outcome.status if outcome.record is not None else f"{outcome.status}, view not reached"
+    return (
+        outcome.status
+        if outcome.record is not None
+        else f"{outcome.status}, view not reached"
+    )
 
 
 def flatten(outcome: Outcome) -> dict[str, Any]:
@@ -62,7 +66,9 @@ def flatten(outcome: Outcome) -> dict[str, Any]:
         if key == "META" and isinstance(value, dict):
             fields.update((f"META.{name}", item) for name, item in value.items())
         elif key == "headers" and isinstance(value, dict):
-            fields.update((f"headers.{name.lower()}", item) for name, item in value.items())
+            fields.update(
+                (f"headers.{name.lower()}", item) for name, item in value.items()
+            )
         elif key == "scope" and isinstance(value, dict):
             fields["scope.types"] = tuple(
                 (name, type(item).__name__)

@@ -94,7 +94,9 @@ def dimensions(request: FuzzRequest) -> set[str]:
         found.add("headers: repeated name (by case)")
     if any(name not in (name.title(), name.upper()) for name in names):
         found.add("headers: odd case")
-    values = [value for _, value in request.headers or ()] + [v for _, v in request.extra]
+    values = [value for _, value in request.headers or ()] + [
+        v for _, v in request.extra
+    ]
     if any(value in ("", b"") for value in values):
         found.add("headers: empty value")
     if any(isinstance(value, bytes) and not value.isascii() for value in values):

@@ -149,7 +149,9 @@ class FuzzRequest:
 
     def as_code(self) -> str:
         """The test lines that make this request, for reports and regressions."""
-        lines = [f"client.cookies[{name!r}] = {value!r}" for name, value in self.cookies]
+        lines = [
+            f"client.cookies[{name!r}] = {value!r}" for name, value in self.cookies
+        ]
         if self.credentials:
             args = ", ".join(f"{key}={value!r}" for key, value in self.credentials)
             lines.append(f"client.credentials({args})")
@@ -164,7 +166,11 @@ class FuzzRequest:
         if self.content_type is not None:
             args.append(f"content_type={self.content_type!r}")
         for key, value in self.keywords().items():
-            args.append(f"{key}={value!r}" if key.isidentifier() else f"**{{{key!r}: {value!r}}}")
+            args.append(
+                f"{key}={value!r}"
+                if key.isidentifier()
+                else f"**{{{key!r}: {value!r}}}"
+            )
         verb = "generic" if self.generic else self.method.lower()
         lines.append(f"client.{verb}({', '.join(args)})")
         return "\n".join(lines)

@@ -11,13 +11,22 @@ from fuzz.compare import GATED, PAIRS
 from fuzz.routes import ROUTES
 from fuzz.tally import Tally
 
-PACKAGES = ("Django", "djangorestframework", "asgiref", "uvicorn", "hypercorn", "daphne", "httpx", "hypothesis")
+PACKAGES = (
+    "Django",
+    "djangorestframework",
+    "asgiref",
+    "uvicorn",
+    "hypercorn",
+    "daphne",
+    "httpx",
+    "hypothesis",
+)
 #: Rows of the agreement table, in reading order; other groups follow.
 ORDER = (
-    "outcome", "method", "path", "path_info", "rest", "GET", "query_params", "body", "data",
-    "POST", "FILES", "COOKIES", "headers", "content_type", "content_params", "drf_content_type",
-    "encoding", "is_secure", "scheme", "get_host", "accepted_renderer", "request_class",
-    "warnings", "META",
+    "outcome", "method", "path", "path_info", "rest", "GET", "query_params", "body",
+    "data", "POST", "FILES", "COOKIES", "headers", "content_type", "content_params",
+    "drf_content_type", "encoding", "is_secure", "scheme", "get_host",
+    "accepted_renderer", "request_class", "warnings", "META",
 )  # fmt: skip
 
 
@@ -75,11 +84,18 @@ def by_cause(tally: Tally) -> list[str]:
 
 def servers_table(tally: Tally) -> list[str]:
     """How the real servers differ among themselves (the published table)."""
-    lines = ["| difference | uvicorn | hypercorn | daphne | requests |", "| --- | --- | --- | --- | ---: |"]
+    lines = [
+        "| difference | uvicorn | hypercorn | daphne | requests |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
     for cause in CAUSES:
         if cause.kinds != frozenset({"servers"}) and "servers" not in cause.kinds:
             continue
-        count = max(tally.causes[(cause.name, pair)] for pair in PAIRS if PAIRS[pair] == "servers")
+        count = max(
+            tally.causes[(cause.name, pair)]
+            for pair in PAIRS
+            if PAIRS[pair] == "servers"
+        )
         if count:
             lines.append(f"| {cause.name} | {cause.summary} | | | {count} |")
     return lines
@@ -90,15 +106,19 @@ def speed(tally: Tally) -> list[str]:
     for route in ROUTES:
         seconds = tally.seconds[route]
         if seconds:
-            lines.append(
-                f"| {route} | {tally.requests / seconds:.0f} | {1000 * seconds / tally.requests:.2f} |"
-            )
+            rate, each = tally.requests / seconds, 1000 * seconds / tally.requests
+            lines.append(f"| {route} | {rate:.0f} | {each:.2f} |")
     return lines
 
 
 def outcomes(tally: Tally) -> list[str]:
-    kinds = sorted({kind for _, kind in tally.outcomes}, key=lambda k: (not k.isdigit(), k))
-    lines = ["| outcome | " + " | ".join(ROUTES) + " |", "| --- |" + " ---: |" * len(ROUTES)]
+    kinds = sorted(
+        {kind for _, kind in tally.outcomes}, key=lambda k: (not k.isdigit(), k)
+    )
+    lines = [
+        "| outcome | " + " | ".join(ROUTES) + " |",
+        "| --- |" + " ---: |" * len(ROUTES),
+    ]
     for kind in kinds:
         cells = " | ".join(str(tally.outcomes[(route, kind)]) for route in ROUTES)
         lines.append(f"| {kind} | {cells} |")
@@ -110,18 +130,16 @@ def coverage(counts: Counter[str], total: int) -> list[str]:
 
     lines = ["| dimension | requests | share |", "| --- | ---: | ---: |"]
     for name in DIMENSIONS:
-        lines.append(f"| {name} | {counts[name]} | {100 * counts[name] / max(total, 1):.1f}% |")
+        lines.append(
+            f"| {name} | {counts[name]} | {100 * counts[name] / max(total, 1):.1f}% |"
+        )
     return lines
 
 
 def unexplained(tally: Tally, limit: int = 5) -> list[str]:
     lines: list[str] = []
-    shown = 0
-    for (pair, field), diffs in sorted(tally.unexplained.items()):
-        if shown >= limit:
-            lines.append(f"... and {len(tally.unexplained) - limit} more (pair, field) groups")
-            break
-        shown += 1
+    groups = sorted(tally.unexplained.items())
+    for (pair, field), diffs in groups[:limit]:
         gated = " (gated)" if pair in GATED else ""
         diff = diffs[0]
         lines += [
@@ -130,4 +148,6 @@ def unexplained(tally: Tally, limit: int = 5) -> list[str]:
             *("  " + line for line in diff.request.as_code().splitlines()),
             "  ```",
         ]
+    if len(groups) > limit:
+        lines.append(f"... and {len(groups) - limit} more (pair, field) groups")
     return lines

@@ -82,13 +82,17 @@ class Routes(AbstractContextManager["Routes"]):
         self.app = app
         self.tls_files = tls_files
         self._stack = ExitStack()
-        self._servers: dict[tuple[str, str, bool], tuple[RunningServer, httpx.Client]] = {}
+        self._servers: dict[
+            tuple[str, str, bool], tuple[RunningServer, httpx.Client]
+        ] = {}
         self.count = 0
 
     def __exit__(self, *exc_info: Any) -> None:
         self._stack.close()
 
-    def _server(self, name: str, root_path: str, tls: bool) -> tuple[RunningServer, httpx.Client]:
+    def _server(
+        self, name: str, root_path: str, tls: bool
+    ) -> tuple[RunningServer, httpx.Client]:
         # Daphne takes its root path per request, from a header.
         key = (name, "" if name == "daphne" else root_path, tls)
         if key not in self._servers:
@@ -100,7 +104,9 @@ class Routes(AbstractContextManager["Routes"]):
                 start, options = hypercorn_thread, {"root_path": key[1]}
             else:
                 start, options = daphne_listener, {}
-            server = self._stack.enter_context(start(self.app, tls=tls_files, **options))
+            server = self._stack.enter_context(
+                start(self.app, tls=tls_files, **options)
+            )
             http = self._stack.enter_context(
                 httpx.Client(verify=server.verify, timeout=15, trust_env=False)
             )
@@ -110,7 +116,10 @@ class Routes(AbstractContextManager["Routes"]):
     def send_all(self, request: FuzzRequest) -> dict[str, Outcome]:
         """Send ``request`` on every route, one after the other."""
         self.count += 1
-        return {route: self.send(route, request, f"{self.count}-{route}") for route in ROUTES}
+        return {
+            route: self.send(route, request, f"{self.count}-{route}")
+            for route in ROUTES
+        }
 
     def send(self, route: str, request: FuzzRequest, probe: str) -> Outcome:
         started = time.perf_counter()
@@ -147,7 +156,9 @@ class Routes(AbstractContextManager["Routes"]):
         except Refused as refusal:
             return Outcome(error=f"Refused: {refusal}", refused_by="contract")
         except Exception as error:  # the contract cannot encode it either
-            return Outcome(error=f"{type(error).__name__}: {error}", refused_by="contract")
+            return Outcome(
+                error=f"{type(error).__name__}: {error}", refused_by="contract"
+            )
         server, http = self._server(route, wire.root_path, wire.tls)
         headers = [*wire.headers, (PROBE.lower().encode(), probe.encode())]
         if route == "daphne" and wire.root_path:
@@ -164,8 +175,15 @@ class Routes(AbstractContextManager["Routes"]):
                     extensions={"target": wire.target},
                 )
                 break
-            except (httpx.LocalProtocolError, httpx.InvalidURL, UnicodeError, ValueError) as error:
-                return Outcome(error=f"{type(error).__name__}: {error}", refused_by="client")
+            except (
+                httpx.LocalProtocolError,
+                httpx.InvalidURL,
+                UnicodeError,
+                ValueError,
+            ) as error:
+                return Outcome(
+                    error=f"{type(error).__name__}: {error}", refused_by="client"
+                )
             except httpx.TransportError as error:
                 # A server that answered 400 and closed (daphne does) leaves
                 # a dead connection in the pool: retry once on a fresh one.
@@ -188,7 +206,9 @@ def _caught(outcome: Outcome) -> Iterator[None]:
         warnings.simplefilter("always")
         yield
     outcome.warnings = tuple(
-        sorted({f"{w.category.__name__}: {str(w.message).split(':')[0]}" for w in caught})
+        sorted(
+            {f"{w.category.__name__}: {str(w.message).split(':')[0]}" for w in caught}
+        )
     )
 
 

@@ -32,14 +32,20 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200, help="requests to generate (default 200)")
-    parser.add_argument("--seed", type=int, default=15, help="hypothesis seed (default 15)")
+    parser.add_argument(
+        "--n", type=int, default=200, help="requests to generate (default 200)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=15, help="hypothesis seed (default 15)"
+    )
     parser.add_argument(
         "--shrink",
         action="store_true",
         help="stop at the first unexplained difference and shrink it",
     )
-    parser.add_argument("--examples", type=int, default=5, help="unexplained groups to show")
+    parser.add_argument(
+        "--examples", type=int, default=5, help="unexplained groups to show"
+    )
     args = parser.parse_args(argv)
 
     import django
@@ -83,12 +89,21 @@ def main(argv: list[str] | None = None) -> int:
     error = None
     with tls_files() as tls, Routes(tls) as routes:
         try:
-            fuzz(routes, args.n, args.seed, tally, fail_fast=args.shrink, progress=progress)
+            fuzz(
+                routes,
+                args.n,
+                args.seed,
+                tally,
+                fail_fast=args.shrink,
+                progress=progress,
+            )
         except AssertionError as failure:
             error = failure
     wall = time.perf_counter() - started
 
-    print(f"# Request fuzzer: {tally.requests} requests, seed {args.seed}, {wall:.0f} s\n")
+    print(
+        f"# Request fuzzer: {tally.requests} requests, seed {args.seed}, {wall:.0f} s\n"
+    )
     print(report.environment() + "\n")
     print("## Agreement per field and route pair (% of requests with equal values)\n")
     print("\n".join(report.agreement(tally)) + "\n")

@@ -27,10 +27,15 @@ def describe(diffs: list[Difference]) -> str:
     """Unexplained differences, with the test lines that reproduce them."""
     lines = []
     for diff in diffs:
-        lines.append(f"{diff.pair[0]} vs {diff.pair[1]}, {diff.field}: {diff.left!r} != {diff.right!r}")
+        lines.append(
+            f"{diff.pair[0]} vs {diff.pair[1]}, {diff.field}: {diff.left!r} != "
+            f"{diff.right!r}"
+        )
     request = diffs[0].request
     outcomes = {route: (o.status, o.error) for route, o in diffs[0].outcomes.items()}
-    return "\n".join([*lines, "Reproduce with:", request.as_code(), f"Outcomes: {outcomes}"])
+    return "\n".join(
+        [*lines, "Reproduce with:", request.as_code(), f"Outcomes: {outcomes}"]
+    )
 
 
 def fuzz(

@@ -37,7 +37,14 @@ ANY_CHAR = st.characters()
 def _text(max_size: int = 6) -> st.SearchStrategy[str]:
     # Printable text four times in five; any character (controls too) else.
     printable = st.text(PRINTABLE, max_size=max_size)
-    return st.one_of(printable, printable, printable, printable, st.text(ANY_CHAR, max_size=max_size))
+    return st.one_of(
+        printable, printable, printable, printable, st.text(ANY_CHAR, max_size=max_size)
+    )
+
+
+def _one_in(draw: st.DrawFn, n: int) -> bool:
+    """True once in ``n`` draws; False is what hypothesis shrinks toward."""
+    return draw(st.integers(0, n - 1)) == n - 1
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -60,6 +67,8 @@ HEADER_NAMES = (
 HEADER_VALUES = (
     "", " padded ", "a, b", "application/json", "text/html;q=0.9, */*",
     "Token abc", "é", "ünïcödé ✓", "\t", "a\tb",
+    # What servers refuse: a smuggled header, NUL, a lone surrogate.
+    "a\r\nX-Injected: 1", "nul\x00", "\udcff",
 )  # fmt: skip
 ACCEPTS = (
     "application/json", "text/html", "*/*", "application/xml", "",
@@ -75,7 +84,12 @@ CONTENT_TYPES = (
     "application/x-www-form-urlencoded", "multipart/form-data", "",
     "application/json; charset=utf-8", "TEXT/PLAIN", "text/plain; charset=x-unknown",
 )  # fmt: skip
-UPLOAD_TYPES = ("application/octet-stream", "text/plain", "image/png", "text/csv; charset=utf-8")
+UPLOAD_TYPES = (
+    "application/octet-stream",
+    "text/plain",
+    "image/png",
+    "text/csv; charset=utf-8",
+)
 COOKIE_NAMES = ("a", "b", "theme", "csrftoken", "lang")
 
 
@@ -93,14 +107,16 @@ def paths(draw: st.DrawFn) -> str:
     path = "/fuzz/" + "/".join(segments)
     if segments and draw(st.booleans()):
         path += "/"
-    if draw(st.integers(0, 2)) == 0:
+    if _one_in(draw, 3):
         path += "?" + draw(url_queries())
     return path
 
 
 @st.composite
 def url_queries(draw: st.DrawFn) -> str:
-    word = st.one_of(st.sampled_from(QUERY_WORDS), _text(4).filter(lambda s: "#" not in s))
+    word = st.one_of(
+        st.sampled_from(QUERY_WORDS), _text(4).filter(lambda s: "#" not in s)
+    )
     items = draw(st.lists(st.tuples(word, st.booleans(), word), max_size=4))
     return "&".join(key + ("=" + value if eq else "") for key, eq, value in items)
 
@@ -125,7 +141,10 @@ def headers(draw: st.DrawFn) -> tuple[tuple[str, str | bytes], ...] | None:
     if draw(st.integers(0, 2)) == 0:
         return None
     names = draw(st.lists(st.sampled_from(HEADER_NAMES), unique=True, max_size=4))
-    if draw(st.integers(0, 9)) == 0:
+    if names and _one_in(draw, 6):
+        # The same header again, spelled in another case: two lines.
+        names.append(draw(st.sampled_from(names)).swapcase())
+    if _one_in(draw, 6):
         names.append(draw(st.sampled_from(("X Space", "X:Colon", "Ünï", "X-Ok\n"))))
     result = []
     for name in names:
@@ -196,22 +215,45 @@ def _file_name(name: str) -> bool:
     return os.path.basename(name) not in ("", ".", "..")
 
 
-def multipart_pairs() -> st.SearchStrategy[tuple[tuple[str, Any], ...]]:
-    value = st.one_of(_text(6), st.tuples(_text(3), _text(3)), uploads(), uploads())
-    name = st.one_of(st.sampled_from(("a", "file", "名前", "")), st.text(PRINTABLE, max_size=4))
-    return st.lists(st.tuples(name, value), max_size=3, unique_by=lambda pair: pair[0]).map(tuple)
+@st.composite
+def multipart_pairs(draw: st.DrawFn) -> tuple[tuple[str, Any], ...]:
+    name = st.one_of(
+        st.sampled_from(("a", "file", "名前", "")), st.text(PRINTABLE, max_size=4)
+    )
+    names = draw(st.lists(name, min_size=1, max_size=3, unique=True))
+    pairs = []
+    for field_name in names:
+        kind = draw(st.sampled_from(("text", "file", "list", "file")))
+        if kind == "file":
+            value: Any = draw(uploads())
+        elif kind == "list":
+            value = draw(st.tuples(_text(3), st.one_of(_text(3), uploads())))
+        else:
+            value = draw(_text(6))
+        pairs.append((field_name, value))
+    return tuple(pairs)
 
 
 @st.composite
 def bodies(draw: st.DrawFn) -> tuple[Body | None, str | None, str | None]:
     """``(data=, format=, content_type=)`` for a body verb."""
-    kind = draw(st.sampled_from(("none", "json", "json", "multipart", "form", "text", "raw", "raw")))
+    kind = draw(
+        st.sampled_from(
+            ("none", "json", "json", "multipart", "form", "text", "raw", "raw")
+        )
+    )
     if kind == "none":
         fmt = draw(st.sampled_from((None, None, "json", "multipart")))
-        return None, fmt, draw(st.sampled_from((None, None, "application/json", "text/plain")))
+        return (
+            None,
+            fmt,
+            draw(st.sampled_from((None, None, "application/json", "text/plain"))),
+        )
     if kind == "json":
         body = Body("json", draw(json_values()))
-        how = draw(st.sampled_from(("default", "format", "json-type", "json-charset", "vnd")))
+        how = draw(
+            st.sampled_from(("default", "format", "json-type", "json-charset", "vnd"))
+        )
         content_type = {
             "json-type": "application/json",
             "json-charset": "application/json; charset=utf-8",
@@ -251,7 +293,7 @@ def bodies(draw: st.DrawFn) -> tuple[Body | None, str | None, str | None]:
 @st.composite
 def requests(draw: st.DrawFn) -> FuzzRequest:
     """One generated request and the client state it is sent with."""
-    generic = draw(st.integers(0, 7)) == 0
+    generic = _one_in(draw, 8)
     methods = METHODS + GENERIC_ONLY if generic else METHODS
     method = draw(st.sampled_from(methods))
     body = fmt = content_type = None
@@ -259,18 +301,23 @@ def requests(draw: st.DrawFn) -> FuzzRequest:
     if method.upper() in QUERY_VERBS and not generic:
         if draw(st.booleans()):
             query_data = draw(query_pairs())
-        if draw(st.integers(0, 5)) == 0:
+        if _one_in(draw, 6):
             content_type = draw(st.sampled_from(("application/json", "text/plain")))
-        if draw(st.integers(0, 5)) == 0:
+        if _one_in(draw, 6):
             fmt = "json"  # ignored on a query verb, as in DRF
     elif generic:
         if draw(st.booleans()):
-            body = draw(st.one_of(st.binary(max_size=16).map(lambda b: Body("raw", b)), _text(8).map(lambda s: Body("text", s))))
+            body = draw(
+                st.one_of(
+                    st.binary(max_size=16).map(lambda b: Body("raw", b)),
+                    _text(8).map(lambda s: Body("text", s)),
+                )
+            )
         content_type = draw(st.sampled_from(CONTENT_TYPES))
     else:
         body, fmt, content_type = draw(bodies())
     query_params = None
-    if draw(st.integers(0, 3)) == 0 and not query_data:
+    if _one_in(draw, 4) and not query_data:
         query_params = draw(query_pairs())
     credentials = draw(
         st.lists(
@@ -303,7 +350,7 @@ def requests(draw: st.DrawFn) -> FuzzRequest:
         headers=draw(headers()),
         query_params=query_params,
         extra=draw(extras()),
-        secure=draw(st.integers(0, 4)) == 0,
+        secure=_one_in(draw, 5),
         script_name=draw(st.sampled_from(ROOT_PATHS)),
         credentials=tuple(credentials),
         cookies=tuple(cookies),

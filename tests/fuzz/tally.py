@@ -30,7 +30,9 @@ class Tally:
     seconds: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def add(self, request: FuzzRequest, outcomes: dict[str, Outcome]) -> list[Difference]:
+    def add(
+        self, request: FuzzRequest, outcomes: dict[str, Outcome]
+    ) -> list[Difference]:
         """Count one request; return its unexplained differences."""
         self.requests += 1
         for route in ROUTES:

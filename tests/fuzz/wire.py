@@ -167,8 +167,10 @@ def _target(request: FuzzRequest, cgi: dict[str, Any]) -> bytes:
     written = request.path.translate(_REMOVED).strip(_C0_OR_SPACE)
     written = written.partition("#")[0]
     # C0 controls left inside: browsers percent-encode them, httpx refuses.
-    written = "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or c == "\x7f" else c for c in written)
-    if "QUERY_STRING" in cgi and cgi["QUERY_STRING"]:
+    written = "".join(
+        f"%{ord(c):02X}" if ord(c) < 0x20 or c == "\x7f" else c for c in written
+    )
+    if cgi.get("QUERY_STRING"):
         # An explicit QUERY_STRING is the query's bytes: sent as written.
         explicit = str(cgi["QUERY_STRING"])
         if not (explicit.isascii() and explicit.isprintable()) or " " in explicit:
@@ -176,7 +178,9 @@ def _target(request: FuzzRequest, cgi: dict[str, Any]) -> bytes:
         path = httpx.URL("http://h" + written.partition("?")[0]).raw_path
         parts = [explicit.encode()]
     else:
-        path, _, query = httpx.URL("http://h" + (written or "/")).raw_path.partition(b"?")
+        path, _, query = httpx.URL("http://h" + (written or "/")).raw_path.partition(
+            b"?"
+        )
         parts = [query] if query else []
     if request.method in QUERY_VERBS and not request.generic and request.query_data:
         if request.query_params:
@@ -193,7 +197,9 @@ def _body(request: FuzzRequest) -> tuple[bytes, str | None]:
     if request.generic:
         # generic() sends a str body as UTF-8, whatever the content type says.
         data = request.body.build() if request.body is not None else b""
-        content_type = request.content_type if request.content_type is not None else OCTET
+        content_type = (
+            request.content_type if request.content_type is not None else OCTET
+        )
         return _encoded(data, "utf-8"), content_type
     if request.method in QUERY_VERBS:
         if isinstance(request.query_data, (str, bytes)):
@@ -208,7 +214,10 @@ def _body(request: FuzzRequest) -> tuple[bytes, str | None]:
         return _as_given(data, request.content_type), request.content_type
     renderer_class = RENDERERS.get(request.format or DEFAULT_FORMAT)
     if isinstance(data, bytes):
-        return data, renderer_class.media_type if request.format and renderer_class else OCTET
+        return (
+            data,
+            renderer_class.media_type if request.format and renderer_class else OCTET,
+        )
     if renderer_class is None:
         raise Refused(f"unknown format {request.format!r}")
     renderer = renderer_class()

@@ -75,9 +75,7 @@ def _scope(request: HttpRequest) -> dict[str, Any] | None:
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
-    return {
-        name: value for name, value in request.headers.items() if name != PROBE
-    }
+    return {name: value for name, value in request.headers.items() if name != PROBE}
 
 
 def _renderer(request: Request) -> Any:

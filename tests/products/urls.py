@@ -27,7 +27,9 @@ urlpatterns = [
     path("cookie/show/", views.show_cookie, name="show-cookie"),
     path("adrf/products/", async_api.adrf_products, name="adrf-products"),
     # The fuzzer's echo (tests/fuzz): every path below fuzz/ reaches it.
-    re_path(r"^fuzz/(?P<rest>[\s\S]*)\Z", fuzz_views.FuzzEcho.as_view(), name="fuzz-echo"),
+    re_path(
+        r"^fuzz/(?P<rest>[\s\S]*)\Z", fuzz_views.FuzzEcho.as_view(), name="fuzz-echo"
+    ),
     # The watchdog's hazard matrix and deadlocks (tests/test_watchdog.py).
     path("hazard/", include("products.hazard_views")),
     *router.urls,
