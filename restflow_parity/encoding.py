@@ -142,7 +142,14 @@ def query_of(data: Any) -> str:
             "('/path/?a=1'), or send a body with post()/put()/patch()."
         )
     # Django's urlencode keeps every value of a QueryDict or list value.
-    return urlencode(data, doseq=True)
+    try:
+        return urlencode(data, doseq=True)
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"The query data holds {error.object[error.start]!r}, a lone "
+            "surrogate, which UTF-8 cannot encode, so no URL can carry it. Pass "
+            "the text it stands for."
+        ) from None
 
 
 def join_query(*parts: str) -> str:
