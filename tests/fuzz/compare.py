@@ -99,7 +99,12 @@ def _tuples(value: Any) -> Any:
 
 def group_of(field: str) -> str:
     """The row of the report a field belongs to."""
-    for prefix in ("META.", "headers.", "scope.headers."):
+    if field.startswith("META."):
+        key = field[5:]
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            return "META (headers)"
+        return "META (other keys)"
+    for prefix in ("headers.", "scope.headers."):
         if field.startswith(prefix):
             return prefix[:-1]
     return field

@@ -26,7 +26,8 @@ ORDER = (
     "outcome", "method", "path", "path_info", "rest", "GET", "query_params", "body",
     "data", "POST", "FILES", "COOKIES", "headers", "content_type", "content_params",
     "drf_content_type", "encoding", "is_secure", "scheme", "get_host",
-    "accepted_renderer", "request_class", "warnings", "META",
+    "accepted_renderer", "request_class", "warnings", "META (headers)",
+    "META (other keys)",
 )  # fmt: skip
 
 
@@ -79,25 +80,6 @@ def by_cause(tally: Tally) -> list[str]:
     unexplained = [tally.unexplained_count[pair] for pair in pairs]
     cells = " | ".join(str(count) for count in unexplained)
     lines.append(f"| **unexplained** | {cells} | | |")
-    return lines
-
-
-def servers_table(tally: Tally) -> list[str]:
-    """How the real servers differ among themselves (the published table)."""
-    lines = [
-        "| difference | uvicorn | hypercorn | daphne | requests |",
-        "| --- | --- | --- | --- | ---: |",
-    ]
-    for cause in CAUSES:
-        if cause.kinds != frozenset({"servers"}) and "servers" not in cause.kinds:
-            continue
-        count = max(
-            tally.causes[(cause.name, pair)]
-            for pair in PAIRS
-            if PAIRS[pair] == "servers"
-        )
-        if count:
-            lines.append(f"| {cause.name} | {cause.summary} | | | {count} |")
     return lines
 
 

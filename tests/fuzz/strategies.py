@@ -142,8 +142,11 @@ def headers(draw: st.DrawFn) -> tuple[tuple[str, str | bytes], ...] | None:
         return None
     names = draw(st.lists(st.sampled_from(HEADER_NAMES), unique=True, max_size=4))
     if names and _one_in(draw, 6):
-        # The same header again, spelled in another case: two lines.
-        names.append(draw(st.sampled_from(names)).swapcase())
+        # The same header again, spelled in another case: two lines. (A dict
+        # cannot hold the same spelling twice.)
+        again = draw(st.sampled_from(names)).swapcase()
+        if again not in names:
+            names.append(again)
     if _one_in(draw, 6):
         names.append(draw(st.sampled_from(("X Space", "X:Colon", "Ünï", "X-Ok\n"))))
     result = []

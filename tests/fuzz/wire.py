@@ -112,7 +112,7 @@ def _header_lines(
     ``_`` are dropped, as servers drop them.
     """
     own: dict[str, list[Any]] = {}
-    for name, value in headers or ():
+    for name, value in dict(headers or ()).items():  # what a dict can say
         if "_" in name:
             continue
         key = name.upper().replace("-", "_")
