@@ -87,7 +87,13 @@ def test_generated_requests_agree(routes: Routes) -> None:
 def test_generator_covers_every_dimension() -> None:
     seen: set[str] = set()
 
-    @settings(max_examples=400, database=None, phases=[Phase.generate])
+    @settings(
+        max_examples=400,
+        database=None,
+        phases=[Phase.generate],
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @seed(CI_SEED)
     @given(requests())
     def collect(request: FuzzRequest) -> None:
@@ -105,6 +111,7 @@ def test_generator_is_reproducible() -> None:
             max_examples=20,
             database=None,
             phases=[Phase.generate],
+            deadline=None,
             suppress_health_check=list(HealthCheck),
         )
         @seed(CI_SEED)

@@ -11,7 +11,7 @@ read by one route is fresh for the next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -103,7 +103,7 @@ class FuzzRequest:
     secure: bool = False
     script_name: str = ""
     credentials: tuple[tuple[str, str], ...] = ()
-    cookies: tuple[tuple[str, str], ...] = field(default=())
+    cookies: tuple[tuple[str, str], ...] = ()
 
     def send(self, client: Any) -> Any:
         """Make this call with ``client``; return what the verb returns."""

@@ -17,7 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -212,4 +212,4 @@ def _caught(outcome: Outcome) -> Iterator[None]:
     )
 
 
-__all__ = ["IN_PROCESS", "ROUTES", "SERVERS", "Outcome", "Routes", "field"]
+__all__ = ["IN_PROCESS", "ROUTES", "SERVERS", "Outcome", "Routes"]

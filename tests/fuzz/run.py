@@ -22,7 +22,6 @@ import logging
 import os
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -58,18 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     # Servers and Django log every 400 they answer; the tables count them.
     logging.disable(logging.CRITICAL)
 
-    from hypothesis import strategies as st
-
     from fuzz import report
     from fuzz.compare import GATED
-    from fuzz.dimensions import dimensions
     from fuzz.routes import Routes
     from fuzz.session import fuzz, tls_files
-    from fuzz.strategies import requests
     from fuzz.tally import Tally
 
     tally = Tally()
-    covered: Counter[str] = Counter()
     started = time.perf_counter()
 
     def progress(count: int) -> None:
@@ -77,15 +71,6 @@ def main(argv: list[str] | None = None) -> int:
             rate = count / (time.perf_counter() - started)
             print(f"  {count} requests, {rate:.0f}/s", file=sys.stderr, flush=True)
 
-    # Count the dimensions of what was sent, request by request.
-    original_add = tally.add
-
-    def add(request, outcomes):  # type: ignore[no-untyped-def]
-        covered.update(dimensions(request))
-        return original_add(request, outcomes)
-
-    tally.add = add  # type: ignore[method-assign]
-    del st, requests
     error = None
     with tls_files() as tls, Routes(tls) as routes:
         try:
@@ -114,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print("## How requests ended\n")
     print("\n".join(report.outcomes(tally)) + "\n")
     print("## Dimensions generated\n")
-    print("\n".join(report.coverage(covered, tally.requests)) + "\n")
+    print("\n".join(report.coverage(tally.covered, tally.requests)) + "\n")
     gated = sum(tally.unexplained_count[pair] for pair in GATED)
     if tally.unexplained:
         print("## Unexplained differences\n")

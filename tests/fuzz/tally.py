@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fuzz.causes import Cause, explain
 from fuzz.compare import PAIRS, Difference, compared_fields, differences, group_of
+from fuzz.dimensions import dimensions
 from fuzz.model import FuzzRequest
 from fuzz.routes import ROUTES, Outcome
 
@@ -29,12 +30,15 @@ class Tally:
     unexplained_count: Counter[tuple[str, str]] = field(default_factory=Counter)
     seconds: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    #: Dimension name -> requests that exercised it.
+    covered: Counter[str] = field(default_factory=Counter)
 
     def add(
         self, request: FuzzRequest, outcomes: dict[str, Outcome]
     ) -> list[Difference]:
         """Count one request; return its unexplained differences."""
         self.requests += 1
+        self.covered.update(dimensions(request))
         for route in ROUTES:
             self.seconds[route] += outcomes[route].seconds
             self.outcomes[(route, _kind(outcomes[route]))] += 1
