@@ -28,6 +28,7 @@ from fuzz.routes import SERVERS, Outcome, Routes
 from fuzz.session import describe, fuzz
 from fuzz.strategies import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
+from products.fuzz_views import RECORDS
 
 from restflow_parity.client import SyncAPIClient
 
@@ -453,3 +454,22 @@ def test_scope_without_raw_uri_encodes_the_path_as_clients_do(
     uvicorn = read(send(routes, FuzzRequest("GET", "/fuzz/a|b^[c]é x")), "scope")
     assert scope["raw_path"] == b"/scope/a|b^[c]%C3%A9%20x"
     assert uvicorn["uvicorn"]["raw_path"] == b"/fuzz/a|b^[c]%C3%A9%20x"
+
+
+@pytest.mark.parametrize(
+    ("server", "method"), [("uvicorn", "get"), ("hypercorn", "GET"), ("daphne", "get")]
+)
+def test_servers_pass_a_lower_case_method_as_docs_say(
+    routes: Routes, server: str, method: str
+) -> None:
+    # httpx upper-cases methods, so the generated requests never show this:
+    # a raw request line does (docs/guides/scope.md, what real servers send).
+    probe = f"method-case-{server}"
+    status = _raw_exchange(
+        routes,
+        server,
+        f"get /fuzz/ HTTP/1.1\r\nHost: testserver\r\nX-Probe: {probe}\r\n\r\n".encode(),
+    )
+    assert status.split(b" ")[1] == b"200", status
+    record = RECORDS.pop(probe)
+    assert (record["scope"]["method"], record["method"]) == (method, "GET")
