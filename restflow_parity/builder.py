@@ -22,7 +22,7 @@ from urllib.parse import SplitResult, quote, unquote_to_bytes, urljoin, urlsplit
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.test.client import MULTIPART_CONTENT, FakePayload, RedirectCycleError
-from django.utils.encoding import force_bytes, iri_to_uri
+from django.utils.encoding import force_bytes
 from rest_framework.renderers import BaseRenderer
 from rest_framework.settings import api_settings
 
@@ -33,14 +33,33 @@ from restflow_parity.encoding import (
     join_query,
     query_of,
 )
-from restflow_parity.environ import header_environ, keyword_environ
+from restflow_parity.environ import (
+    EMPTY_MEANS_NONE,
+    HEADER_CGI_KEYS,
+    header_environ,
+    header_text,
+    keyword_environ,
+)
 
 if TYPE_CHECKING:
     from restflow_parity.modes import Mode
 
 __all__ = ["RequestBuilder", "refuse_follow"]
 
-_PATH_SAFE = "/:@!$&'()*+,;=%"
+# What browsers and httpx leave as they are (the WHATWG URL percent-encode
+# sets): in a path every printable ASCII character but " # < > ? ` { }, in a
+# query every one but " # < >. Spaces, controls and non-ASCII text (as UTF-8)
+# are percent-encoded; "%" stays, so escapes the test wrote are sent as written.
+_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
+    {ord(c): None for c in '"#<>?`{}'}
+)
+_QUERY_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
+    {ord(c): None for c in '"#<>'}
+)
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+#: Methods whose content has a meaning: a client sends Content-Length: 0
+#: for them even without a body (RFC 9110, 8.6), as httpx and browsers do.
+_CONTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _KEEP_METHOD = frozenset({HTTPStatus.TEMPORARY_REDIRECT, HTTPStatus.PERMANENT_REDIRECT})
 #: Verbs whose data= is the query string, as in Django and DRF.
@@ -266,8 +285,11 @@ class RequestBuilder:
         **extra: Any,
     ) -> Any:
         """Build any request: ``data`` is the body, sent as it is."""
-        url = urlsplit(str(path))  # str(): paths may be lazy reverse() results
-        body = force_bytes(data, settings.DEFAULT_CHARSET)
+        url = _split(path)
+        try:
+            body = force_bytes(data, settings.DEFAULT_CHARSET)
+        except UnicodeEncodeError as error:
+            raise ValueError(_surrogate_message("data=", error)) from None
         environ: dict[str, Any] = {
             "PATH_INFO": self._get_path(url),
             "REQUEST_METHOD": method,
@@ -281,18 +303,23 @@ class RequestBuilder:
             environ["CONTENT_LENGTH"] = str(len(body))
             environ["CONTENT_TYPE"] = content_type or OCTET_STREAM
             environ["wsgi.input"] = FakePayload(body)
-        elif content_type and content_type != OCTET_STREAM:
-            # DRF sends the type even with no body (GET with content_type=).
-            environ["CONTENT_TYPE"] = str(content_type)
+        else:
+            if method.upper() in _CONTENT_METHODS:
+                environ["CONTENT_LENGTH"] = "0"
+            if content_type and content_type != OCTET_STREAM:
+                # DRF sends the type even with no body (GET with content_type=).
+                environ["CONTENT_TYPE"] = str(content_type)
         environ.update(keyword_environ(extra))
         environ.update(header_environ(headers))
         # An explicit QUERY_STRING replaces the URL's, as in Django; data and
         # query_params are added to it, where Django would drop the URL's.
         # WSGI carries the query as latin-1 text of its bytes (PEP 3333); an
         # explicit QUERY_STRING is such text already.
-        query = environ.get("QUERY_STRING") or (
-            iri_to_uri(url.query).encode().decode("latin-1")
-        )
+        query = environ.get("QUERY_STRING")
+        if query:
+            _check_raw_query(query)
+        else:
+            query = quote(url.query, safe=_QUERY_SAFE)
         environ["QUERY_STRING"] = join_query(query, query_of(query_params))
         if "RAW_URI" not in environ:
             # What gunicorn records: the target as sent, so the scope's
@@ -311,7 +338,6 @@ class RequestBuilder:
             sorted(f"{m.key}={m.coded_value}" for m in self.cookies.values())
         )
         environ: dict[str, Any] = {
-            "HTTP_COOKIE": cookie,
             "PATH_INFO": "/",
             "REMOTE_ADDR": "127.0.0.1",
             "REQUEST_METHOD": "GET",
@@ -327,12 +353,24 @@ class RequestBuilder:
             "wsgi.multithread": False,
             "wsgi.run_once": False,
         }
-        # A real WSGI environ holds str values; users pass ports as ints.
+        if cookie:
+            # Django's clients send an empty Cookie header without cookies;
+            # no real client does, and views would see it in request.headers.
+            environ["HTTP_COOKIE"] = header_text("HTTP_COOKIE", cookie)
         for layer in (self.defaults, self._credentials, request):
             for key, value in layer.items():
-                environ[key] = (
-                    value if isinstance(value, str) or "." in key else str(value)
-                )
+                if key.startswith("HTTP_") or key in HEADER_CGI_KEYS:
+                    value = header_text(key, value)
+                elif not (isinstance(value, str) or "." in key):
+                    # A real WSGI environ holds str values; users pass ports
+                    # as ints.
+                    value = str(value)
+                environ[key] = value
+        for key in EMPTY_MEANS_NONE:
+            # CGI cannot tell an empty Content-Type from none, nor can the
+            # scope built from it: send none on both stacks.
+            if environ.get(key) == "":
+                del environ[key]
         default_query = self.defaults.get("QUERY_STRING")
         if default_query:
             # Django's WSGI client drops the constructor's query_params= from
@@ -346,9 +384,9 @@ class RequestBuilder:
             environ["HTTP_HOST"] = _host(environ)
         raw_uri = environ.get("RAW_URI")
         if raw_uri is None:
-            raw_uri = environ["RAW_URI"] = quote(
-                environ["SCRIPT_NAME"] + environ["PATH_INFO"], safe=_PATH_SAFE
-            )
+            # SCRIPT_NAME and PATH_INFO are latin-1 text of the path's bytes.
+            path = environ["SCRIPT_NAME"] + environ["PATH_INFO"]
+            raw_uri = environ["RAW_URI"] = quote(_latin1_bytes(path), safe=_PATH_SAFE)
         if "?" not in raw_uri and environ.get("QUERY_STRING"):
             environ["RAW_URI"] = f"{raw_uri}?{environ['QUERY_STRING']}"
         return environ
@@ -433,6 +471,50 @@ def redirect_hop(hop: Hop, response: Any) -> Hop:
         hop.content_type if keep else None,
         target.scheme == "https",
         extra,
+    )
+
+
+def _split(path: Any) -> SplitResult:
+    """The URL a test wrote, split as browsers and httpx read it."""
+    # str(): paths may be lazy reverse() results. urlsplit() drops tabs,
+    # line breaks and leading controls and spaces; trailing ones go too, as
+    # in the WHATWG URL parser.
+    text = str(path).rstrip(_C0_OR_SPACE)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(_surrogate_message("The path", error)) from None
+    return urlsplit(text)
+
+
+def _surrogate_message(what: str, error: UnicodeEncodeError) -> str:
+    char = error.object[error.start]
+    return (
+        f"{what} holds {char!r}, a lone surrogate, which UTF-8 cannot encode, "
+        "so no request can carry it. It usually comes from decoding bytes with "
+        "errors='surrogateescape'; pass the text it stands for, or bytes."
+    )
+
+
+def _latin1_bytes(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:  # text a test wrote, not an environ's bytes
+        return text.encode("utf-8")
+
+
+def _check_raw_query(query: str) -> None:
+    """Refuse an explicit QUERY_STRING that no client can send as it is."""
+    if query.isascii() and query.isprintable() and " " not in query:
+        return
+    raise ValueError(
+        f"QUERY_STRING={query!r} holds characters a request line cannot: an "
+        "explicit QUERY_STRING is the query's bytes as sent (PEP 3333 "
+        "latin-1 text), and servers answer 400 to a request whose target has "
+        "spaces, control characters or raw non-ASCII bytes. Percent-encode "
+        "them (QUERY_STRING='q=%FF'), or put the query in the path "
+        "('/x/?q=é'), where it is encoded for you."
     )
 
 

@@ -84,7 +84,7 @@ def encode_body(
     if isinstance(data, str) and media_type.startswith("multipart/"):
         # Django's client sends such a body raw (put(path, "a=b")); DRF's
         # multipart renderer would crash on it.
-        return data.encode(settings.DEFAULT_CHARSET), OCTET_STREAM
+        return _as_given(data, OCTET_STREAM, json_encoder), OCTET_STREAM
     try:
         body = renderer.render(data)
     except (TypeError, ValueError, AttributeError) as error:
@@ -104,19 +104,31 @@ def encode_body(
 def _as_given(
     data: Any, content_type: str, json_encoder: type[json.JSONEncoder]
 ) -> bytes:
-    if content_type.startswith("multipart/form-data") and isinstance(data, Mapping):
-        # DRF would send str(dict); Django encodes a mapping as multipart.
-        _, _, boundary = content_type.partition("boundary=")
-        boundary = boundary.split(";")[0].strip() or BOUNDARY
-        return encode_multipart(boundary, dict(data))
-    data = encode_json(data, content_type, json_encoder)
-    if isinstance(data, _RAW):
-        # Bytes are sent as given; Django would re-encode them to a charset
-        # named in content_type (a compression codec, even).
-        return bytes(data)
     match = CONTENT_TYPE_RE.match(content_type)
     charset = match[1] if match else settings.DEFAULT_CHARSET
-    return force_bytes(data, encoding=charset)
+    try:
+        if content_type.startswith("multipart/form-data") and isinstance(data, Mapping):
+            # DRF would send str(dict); Django encodes a mapping as multipart.
+            _, _, boundary = content_type.partition("boundary=")
+            boundary = boundary.split(";")[0].strip() or BOUNDARY
+            return encode_multipart(boundary, dict(data))
+        data = encode_json(data, content_type, json_encoder)
+        if isinstance(data, _RAW):
+            # Bytes are sent as given; Django would re-encode them to a
+            # charset named in content_type (a compression codec, even).
+            return bytes(data)
+        return force_bytes(data, encoding=charset)
+    except (UnicodeEncodeError, LookupError) as error:
+        named = (
+            f"the charset content_type={content_type!r} names"
+            if match
+            else "the default charset"
+        )
+        raise ValueError(
+            f"data= could not be encoded as {charset!r}, {named}: {error}. Name "
+            "a charset that holds every character of the body (charset=utf-8), "
+            "or pass bytes you encoded yourself."
+        ) from None
 
 
 def query_of(data: Any) -> str:
@@ -130,7 +142,14 @@ def query_of(data: Any) -> str:
             "('/path/?a=1'), or send a body with post()/put()/patch()."
         )
     # Django's urlencode keeps every value of a QueryDict or list value.
-    return urlencode(data, doseq=True)
+    try:
+        return urlencode(data, doseq=True)
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"The query data holds {error.object[error.start]!r}, a lone "
+            "surrogate, which UTF-8 cannot encode, so no URL can carry it. Pass "
+            "the text it stands for."
+        ) from None
 
 
 def join_query(*parts: str) -> str:

@@ -18,8 +18,11 @@ from django.http.request import HttpHeaders
 
 __all__ = [
     "CGI_KEYS",
+    "EMPTY_MEANS_NONE",
+    "HEADER_CGI_KEYS",
     "ScopeLossWarning",
     "header_environ",
+    "header_text",
     "keyword_environ",
     "lost_in_scope",
 ]
@@ -80,6 +83,23 @@ _CARRIED = frozenset(
 )
 
 
+#: The CGI names that carry a header (RFC 3875 puts these two outside HTTP_*).
+HEADER_CGI_KEYS = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+#: Headers whose empty value is no header: CGI cannot tell an empty
+#: Content-Type from none, and a client without cookies sends no Cookie.
+EMPTY_MEANS_NONE = ("HTTP_COOKIE", "CONTENT_TYPE", "CONTENT_LENGTH")
+# RFC 9110 "token": what a header name may be made of (``_`` stands for
+# ``-`` in an environ name).
+_TOKEN = frozenset(
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+)
+_valid_keys: set[str] = set()
+# What HTTP clients refuse to send in a header value and servers refuse to
+# receive (RFC 9110 5.5; h11, under uvicorn and hypercorn, also refuses VT
+# and FF). Other control characters pass through every server measured.
+_NEVER_IN_VALUES = frozenset("\x00\n\r\x0b\x0c")
+
+
 class ScopeLossWarning(UserWarning):
     """An environ key was given that an ASGI scope cannot carry.
 
@@ -88,7 +108,7 @@ class ScopeLossWarning(UserWarning):
     """
 
 
-def header_environ(headers: Mapping[str, Any] | None) -> dict[str, str]:
+def header_environ(headers: Mapping[str, Any] | None) -> dict[str, Any]:
     """``headers={...}`` as environ names; names with ``_`` are dropped.
 
     Servers drop header names with underscores (Django's ASGIRequest since
@@ -97,8 +117,85 @@ def header_environ(headers: Mapping[str, Any] | None) -> dict[str, str]:
     """
     if not headers:
         return {}
-    kept = {name: str(value) for name, value in headers.items() if "_" not in name}
-    return dict(HttpHeaders.to_wsgi_names(kept))
+    environ: dict[str, Any] = {}
+    for name, value in headers.items():
+        if "_" in name:
+            continue
+        key = HttpHeaders.to_wsgi_name(name)
+        if key == "HTTP_HOST" and key in environ:
+            raise ValueError(
+                f"headers= names Host twice ({', '.join(map(repr, headers))}): "
+                "a request has one Host, and servers answer 400 to two "
+                "(RFC 9112, 3.2). Keep one."
+            )
+        if key in environ:
+            # Names that differ only in case are two header lines; a server
+            # joins their values with ",", as Django does on ASGI.
+            parts = [header_text(key, environ[key]), header_text(key, value)]
+            if key in EMPTY_MEANS_NONE:
+                parts = [part for part in parts if part]
+            value = ",".join(parts)
+        environ[key] = value
+    return environ
+
+
+def header_text(key: str, value: Any) -> str:
+    """A header's environ value as a WSGI server gives it to Django.
+
+    PEP 3333 carries header bytes as latin-1 text: bytes are decoded so, and
+    text that latin-1 cannot hold is sent as its UTF-8 bytes, as the ASGI
+    scope sends it, so both stacks read the same value. Surrounding spaces
+    and tabs are dropped, as servers drop them. A value or name that HTTP
+    clients will not send and servers refuse (line breaks, NUL; a name that
+    is not an RFC 9110 token) raises ``ValueError``, saying why.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).decode("latin-1")
+    else:
+        text = value if isinstance(value, str) else str(value)
+        if not text.isascii():
+            try:
+                text.encode("latin-1")
+            except UnicodeEncodeError:
+                text = _utf8(key, text).decode("latin-1")
+    if not text.isprintable():
+        bad = [char for char in text if char in _NEVER_IN_VALUES]
+        if bad:
+            raise ValueError(
+                f"The {_header_name(key)} header's value {text!r} holds {bad[0]!r}: "
+                "a line break, NUL, vertical tab or form feed cannot be sent in "
+                "a header (it would end the header or smuggle another), and "
+                "servers refuse a request that has one. Remove it, or encode "
+                "the value (percent- or base64-encoding)."
+            )
+    if text[:1] in (" ", "\t") or text[-1:] in (" ", "\t"):
+        text = text.strip(" \t")
+    if key not in _valid_keys:
+        name = key[5:] if key.startswith("HTTP_") else key
+        if not name or not _TOKEN.issuperset(name):
+            raise ValueError(
+                f"{_header_name(key)!r} is not a header name: a name is made of "
+                "letters, digits and !#$%&'*+-.^_`|~ only (RFC 9110), and servers "
+                "refuse a request with any other. Spell it like X-Request-Id."
+            )
+        _valid_keys.add(key)
+    return text
+
+
+def _utf8(key: str, text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"The {_header_name(key)} header's value {text!r} holds "
+            f"{text[error.start]!r}, a lone surrogate, which UTF-8 cannot "
+            "encode, so no request can carry it. Pass the text it stands for, "
+            "or bytes."
+        ) from None
+
+
+def _header_name(key: str) -> str:
+    return key.removeprefix("HTTP_").replace("_", "-").title()
 
 
 def keyword_environ(keywords: Mapping[str, Any]) -> dict[str, Any]:

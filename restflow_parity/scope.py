@@ -30,10 +30,13 @@ __all__ = [
 #: The HTTP sub-spec version we claim; uvicorn sends the same.
 ASGI_SPEC_VERSION = "2.3"
 
-# RFC 3986 ``pchar`` minus the unreserved set that ``quote`` never escapes:
-# what httpx and browsers leave unescaped in a path, so ``raw_path`` matches
-# the bytes a real client puts on the wire.
-_PATH_SAFE = "/:@!$&'()*+,;="
+# What httpx and browsers leave unescaped in a path (the WHATWG path
+# percent-encode set: every printable ASCII character but space " # < > ? `
+# { }), so ``raw_path`` matches the bytes a real client puts on the wire. The
+# path here is decoded, so "%" is escaped too.
+_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
+    {ord(char): None for char in '"#<>?`{}%'}
+)
 
 
 class HTTPScope(TypedDict, total=False):

@@ -25,7 +25,10 @@ def uvicorn_thread(
     app: Any, *, root_path: str = "", tls: Any = None
 ) -> Iterator[RunningServer]:
     """Serve ``app`` with uvicorn (``--no-proxy-headers``) on 127.0.0.1."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
+    # sockets whose proto says TCP; with 0 each small response write waits
+    # for a delayed ACK (40 ms a request on Linux).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -60,4 +63,97 @@ def uvicorn_thread(
     finally:
         server.should_exit = True
         thread.join(10)
+        sock.close()
+
+
+def _listening_socket() -> tuple[socket.socket, int]:
+    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
+    # sockets whose proto says TCP; with 0 each small response write waits
+    # for a delayed ACK (40 ms a request on Linux).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock, sock.getsockname()[1]
+
+
+def _verify(tls: Any) -> ssl.SSLContext | bool:
+    if tls is None:
+        return True
+    context = ssl.create_default_context()
+    tls[0].configure_trust(context)
+    return context
+
+
+@contextmanager
+def hypercorn_thread(
+    app: Any, *, root_path: str = "", tls: Any = None
+) -> Iterator[RunningServer]:
+    """Serve ``app`` with hypercorn (asyncio worker) on 127.0.0.1."""
+    import asyncio
+    import os
+
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    sock, port = _listening_socket()
+    config = Config()
+    # Hypercorn closes the socket it is given: hand it a duplicate.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    config.root_path = root_path
+    config.accesslog = config.errorlog = None
+    if tls is not None:
+        config.certfile, config.keyfile = tls[1], tls[2]
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(serve(app, config, shutdown_trigger=stop.wait),),  # type: ignore[arg-type]
+        daemon=True,
+    )
+    thread.start()
+    scheme = "https" if tls is not None else "http"
+    try:
+        # The socket already listens: early connections wait in its backlog.
+        yield RunningServer(f"{scheme}://127.0.0.1:{port}", _verify(tls))
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
+        sock.close()
+
+
+@contextmanager
+def daphne_listener(app: Any, *, tls: Any = None) -> Iterator[RunningServer]:
+    """Serve ``app`` with daphne on 127.0.0.1.
+
+    Twisted's reactor runs once per process, so this shares the live
+    server's daphne host (restflow_parity.live.servers) and adds a port to
+    it, wrapped in TLS when asked. Daphne has no per-port root path; send
+    its ``Daphne-Root-Path`` header instead.
+    """
+    from restflow_parity.live.servers import _DaphneHost
+
+    host = _DaphneHost.get()
+    threads = host._threads
+    reactor = host._reactor
+    sock, port = _listening_socket()
+    factory = host.server.http_factory
+    if tls is not None:
+        from twisted.internet import ssl as twisted_ssl
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        context = twisted_ssl.DefaultOpenSSLContextFactory(tls[2], tls[1])
+        factory = TLSMemoryBIOFactory(context, False, factory)
+    host.apps[port] = app
+    sock.setblocking(False)
+    listening = threads.blockingCallFromThread(
+        reactor, reactor.adoptStreamPort, sock.fileno(), sock.family, factory
+    )
+    scheme = "https" if tls is not None else "http"
+    try:
+        yield RunningServer(f"{scheme}://127.0.0.1:{port}", _verify(tls))
+    finally:
+        threads.blockingCallFromThread(reactor, listening.stopListening)
+        del host.apps[port]
         sock.close()

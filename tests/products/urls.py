@@ -2,7 +2,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from rest_framework.routers import SimpleRouter
 
-from products import async_api, views
+from products import async_api, fuzz_views, views
 
 router = SimpleRouter()
 router.register("api/products", views.ProductViewSet, basename="product")
@@ -26,6 +26,10 @@ urlpatterns = [
     path("cookie/set/", views.set_cookie, name="set-cookie"),
     path("cookie/show/", views.show_cookie, name="show-cookie"),
     path("adrf/products/", async_api.adrf_products, name="adrf-products"),
+    # The fuzzer's echo (tests/fuzz): every path below fuzz/ reaches it.
+    re_path(
+        r"^fuzz/(?P<rest>[\s\S]*)\Z", fuzz_views.FuzzEcho.as_view(), name="fuzz-echo"
+    ),
     # The watchdog's hazard matrix and deadlocks (tests/test_watchdog.py).
     path("hazard/", include("products.hazard_views")),
     *router.urls,
