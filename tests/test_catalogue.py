@@ -84,6 +84,28 @@ class Catalogue(AsyncAPITestCase):
         with self.assertRaisesMessage(ValueError, "Did you mean HTTP_AUTHORIZATION="):
             self.client.credentials(http_authorization="Token x")
 
+    def test_bad_header_name(self) -> None:
+        with self.assertRaisesMessage(ValueError, "is not a header name"):
+            AsyncAPIRequestFactory().get("/x/", headers={"X Space": "1"})
+
+    def test_header_injection(self) -> None:
+        with self.assertRaisesMessage(ValueError, "cannot be sent in a header"):
+            AsyncAPIRequestFactory().get("/x/", headers={"X-A": "1\r\nX-B: 2"})
+
+    def test_host_twice(self) -> None:
+        with self.assertRaisesMessage(ValueError, "names Host twice"):
+            AsyncAPIRequestFactory().get("/x/", headers={"Host": "a", "host": "b"})
+
+    def test_raw_query_string(self) -> None:
+        with self.assertRaisesMessage(ValueError, "Percent-encode them"):
+            SyncAPIRequestFactory().get("/x/", QUERY_STRING="a=ключ")
+
+    def test_body_charset(self) -> None:
+        with self.assertRaisesMessage(ValueError, "Name a charset that holds"):
+            AsyncAPIRequestFactory().post(
+                "/x/", "привет", content_type="text/plain; charset=latin-1"
+            )
+
     async def test_scope_loss(self) -> None:
         # REMOTE_USER is a WSGI server variable: no ASGI scope can carry it.
         with self.assertWarnsMessage(ScopeLossWarning, "no place for this environ"):
