@@ -32,6 +32,7 @@ from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 
 from restflow_parity.environ import ScopeLossWarning, lost_in_scope
+from restflow_parity.hop import relayed
 from restflow_parity.pending import call_site
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
@@ -287,8 +288,8 @@ class AsyncClientHandler(BaseHandler):
         # signals and clears their receiver caches (measured, not free).
         with connection_recycling_paused():
             async with aclosing_worker_connections(), ThreadSensitiveContext():
-                response = await self._respond(
-                    scope, body, force_user, force_token, site
+                response = await relayed(
+                    self._respond, scope, body, force_user, force_token, site
                 )
         return response
 

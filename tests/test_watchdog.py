@@ -22,7 +22,7 @@ from django.db.backends.signals import connection_created
 from products.hazard_views import RELEASE
 from products.models import Product
 
-from restflow_parity import handler, watchdog
+from restflow_parity import handler
 from restflow_parity.modes import make_client
 from restflow_parity.test import (
     AsyncAPIClient,
@@ -36,6 +36,7 @@ from restflow_parity.watchdog import (
     INTERRUPT_SIGNAL,
     SETTING,
     RequestTimeoutError,
+    interrupt,
     resolve_timeout,
 )
 
@@ -331,7 +332,7 @@ def test_another_handler_for_the_signal_is_still_called(
         pytest.skip("no SIGUSR2 on this platform")
     AsyncAPIClient()  # installs the handler, in this (the main) thread
     calls: list[int] = []
-    monkeypatch.setattr(watchdog, "_previous_handler", lambda s, f: calls.append(s))
+    monkeypatch.setattr(interrupt, "_previous_handler", lambda s, f: calls.append(s))
     signal.raise_signal(INTERRUPT_SIGNAL)  # no request is waiting: no interrupt
     assert calls == [INTERRUPT_SIGNAL]
 
