@@ -22,7 +22,7 @@ from django.db.backends.signals import connection_created
 from products.hazard_views import RELEASE
 from products.models import Product
 
-from restflow_parity import handler
+from restflow_parity import handler, hop
 from restflow_parity.modes import make_client
 from restflow_parity.test import (
     AsyncAPIClient,
@@ -106,6 +106,16 @@ def threads_left(before: set[threading.Thread], wait: float = 10) -> list[Any]:
     return left
 
 
+@pytest.fixture(params=["asgiref", "relay"])
+def hop_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Hop to the test's thread asgiref's way, or through the relay
+    (restflow_parity.hop): the watchdog must see no difference."""
+    if request.param == "relay" and not hop.SUPPORTED:
+        pytest.skip("the relay needs asgiref 3.13 (executor=)")
+    monkeypatch.setattr(hop, "ENABLED", request.param == "relay")
+    return str(request.param)
+
+
 @pytest.fixture
 def release() -> Iterator[None]:
     """Set RELEASE after the test and check that no thread it started is left:
@@ -126,7 +136,7 @@ def release() -> Iterator[None]:
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("release")
+@pytest.mark.usefixtures("release", "hop_path")
 @pytest.mark.parametrize("view", ["sync", "swallow", "poll", "lock-order", "loop"])
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize("stack", STACKS)
@@ -201,6 +211,7 @@ HAZARDS = [
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("hop_path")
 @pytest.mark.parametrize("hazard", HAZARDS, ids=[h.name for h in HAZARDS])
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize("stack", STACKS)
