@@ -35,7 +35,6 @@ import queue
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -289,19 +288,26 @@ class MainThreadExecutor(_HopExecutor):
             self._run(call)
 
 
-@asynccontextmanager
-async def serving(executor: concurrent.futures.Executor) -> Any:
+class serving:
     """Send this block's thread-sensitive calls to ``executor`` (asgiref 3.13+).
 
     For a loop whose thread-sensitive thread serves ``executor`` itself; the
-    requests inside then need no relay.
+    requests inside then need no relay. A class, not an async generator: a
+    loop's ``shutdown_asyncgens()`` (run inside such a block when a test's
+    loop is closed) would close a generator from another context.
     """
-    async with ThreadSensitiveContext(executor=executor):
-        token = _route.set(executor)
-        try:
-            yield
-        finally:
-            _route.reset(token)
+
+    def __init__(self, executor: concurrent.futures.Executor) -> None:
+        self._context = ThreadSensitiveContext(executor=executor)
+        self._executor = executor
+
+    async def __aenter__(self) -> None:
+        await self._context.__aenter__()  # type: ignore[no-untyped-call]
+        self._token = _route.set(self._executor)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        _route.reset(self._token)
+        await self._context.__aexit__(*exc_info)  # type: ignore[no-untyped-call]
 
 
 async def relayed(call: Callable[..., Awaitable[T]], *args: Any) -> T:
