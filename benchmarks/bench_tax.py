@@ -249,7 +249,11 @@ def per_await(make: Callable[[], Any], number: int = 2000) -> float:
 def bench_kit() -> None:
     client = AsyncAPIClient()
     environ = client._base_environ(PATH_INFO=PATH, REQUEST_METHOD="GET")
-    response = async_to_sync(client.get)(PATH)
+
+    async def fetch() -> Any:
+        return await client.get(PATH)
+
+    response = async_to_sync(fetch)()
 
     def build() -> None:
         pending = client.get(PATH)

@@ -33,7 +33,6 @@ import contextvars
 import inspect
 import queue
 import threading
-import weakref
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -45,7 +44,6 @@ __all__ = [
     "SUPPORTED",
     "MainThreadExecutor",
     "Relay",
-    "child_of",
     "relayed",
     "serving",
 ]
@@ -66,11 +64,6 @@ IDLE = 0.005
 #: is one of ours: a request inside it needs no relay of its own.
 _route: ContextVar[concurrent.futures.Executor | None] = ContextVar(
     "restflow_parity_route", default=None
-)
-#: The request task a relayed call runs in, by the task that awaits it: the
-#: watchdog's report follows a request's awaits into it.
-_children: weakref.WeakKeyDictionary[asyncio.Task[Any], asyncio.Task[Any]] = (
-    weakref.WeakKeyDictionary()
 )
 _MISSING: Any = object()
 
@@ -313,10 +306,10 @@ class serving:
 async def relayed(call: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Await ``call(*args)`` with its thread-sensitive calls relayed.
 
-    The call runs in a task of its own, as Django's ``ASGIHandler`` runs a
-    request. Its context changes (a contextvar a middleware set) are copied
-    back afterwards, as if it had run in the caller's task, except the
-    relay's own routing.
+    The call runs in this task, in a context of its own (which holds the
+    relay); the context changes it makes (a contextvar a middleware set) are
+    copied back afterwards, as if it had run in this context, the relay's own
+    routing aside.
     """
     if not (SUPPORTED and ENABLED) or _route.get() is not None:
         return await call(*args)
@@ -327,17 +320,56 @@ async def relayed(call: Callable[..., Awaitable[T]], *args: Any) -> T:
     # has a sync receiver, and the response is closed in that thread).
     relay._submitted()
     contexts: list[contextvars.Context] = []
-    task = loop.create_task(_relay_body(relay, contexts, call, args))
-    parent = asyncio.current_task()
-    if parent is not None:
-        _children[parent] = task
+    own = contextvars.copy_context()
     try:
-        return await task
+        result: T = await _InContext(_relay_body(relay, contexts, call, args), own)
     finally:
-        if parent is not None:
-            _children.pop(parent, None)
         if contexts:
             _adopt(*contexts)
+    return result
+
+
+class _InContext:
+    """Await a coroutine with each of its steps run in ``context``.
+
+    What a task does for its coroutine, without a task: the coroutine stays in
+    the awaiting task (``asyncio.current_task()`` is unchanged, a cancel
+    reaches it as before), only the context it sees is its own.
+    """
+
+    __slots__ = ("_context", "_coroutine")
+
+    def __init__(self, coroutine: Any, context: contextvars.Context) -> None:
+        self._coroutine = coroutine
+        self._context = context
+
+    def __await__(self) -> Any:
+        return self
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        return self._context.run(self._coroutine.send, None)
+
+    def send(self, value: Any) -> Any:
+        return self._context.run(self._coroutine.send, value)
+
+    def throw(self, kind: Any, value: Any = None, traceback: Any = None) -> Any:
+        # `yield from` passes (type, value, traceback); coroutines take the
+        # exception alone (the three-argument form is deprecated).
+        error = value if value is not None else kind
+        if traceback is not None and isinstance(error, BaseException):
+            error = error.with_traceback(traceback)
+        return self._context.run(self._coroutine.throw, error)
+
+    def close(self) -> None:
+        self._context.run(self._coroutine.close)
+
+    @property
+    def gi_yieldfrom(self) -> Any:
+        """What this awaits: the watchdog's report follows it."""
+        return self._coroutine
 
 
 async def _relay_body(
@@ -350,7 +382,7 @@ async def _relay_body(
     # Entered, never exited: asgiref refuses thread-sensitive calls through
     # an exited context, and a task the request started (a view's background
     # task) may make some after the request. The relay still reaches the
-    # right thread then; this task's context, which holds it, ends with it.
+    # right thread then; the context that holds it ends with the request.
     await ThreadSensitiveContext(executor=relay).__aenter__()  # type: ignore[no-untyped-call]
     _route.set(relay)
     entered = contextvars.copy_context()
@@ -372,11 +404,6 @@ def _adopt(
         if value is old or entered.get(var, _MISSING) is not old:
             continue  # unchanged, or set by installing the relay
         var.set(value)
-
-
-def child_of(task: asyncio.Task[Any]) -> asyncio.Task[Any] | None:
-    """The relayed request task ``task`` is awaiting, if any."""
-    return _children.get(task)
 
 
 #: Frames the watchdog recognises: a thread in ``_run`` is working on a call;

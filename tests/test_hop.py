@@ -30,7 +30,7 @@ from products.models import Product
 
 from restflow_parity import hop
 from restflow_parity.modes import make_client
-from restflow_parity.watchdog import interrupt
+from restflow_parity.watchdog import interrupt, report
 
 PATHS = ("asgiref", "relay")
 BODIES = ("def", "async def")
@@ -162,6 +162,8 @@ def test_each_part_runs_on_the_same_thread_with_the_same_connection_and_context(
 
     async def scenario(client: Any) -> tuple[int, str, str]:
         FROM_TEST.set("set by the test")
+        if body == "async def":
+            hop_views.TEST_TASK.set(asyncio.current_task())
         response = await client.get(f"/{view}/")
         # What the request left in the test's context, as if it ran there.
         return response.status_code, FROM_VIEW.get("-"), FROM_MIDDLEWARE.get("-")
@@ -180,8 +182,10 @@ def test_each_part_runs_on_the_same_thread_with_the_same_connection_and_context(
     for record in records:
         assert record["from_test"] == "set by the test"
         if record["part"] == "async_view.loop":
-            # Async code runs on the test's loop, in a worker thread.
+            # Async code runs on the test's loop, in a worker thread, and in
+            # the test's own task when the test body awaits the request.
             assert record["thread"] != "main"
+            assert record["in_the_tests_task"] == (body == "async def")
             continue
         # Sync code runs on the thread that holds the test's transaction.
         assert record["thread"] == "main", record
@@ -195,6 +199,38 @@ def test_each_part_runs_on_the_same_thread_with_the_same_connection_and_context(
         assert by_part["sync_view"]["count"] == 1
     else:
         assert by_part["async_view.orm_hop"]["count"] == 1
+
+
+@pytest.mark.django_db
+def test_a_loop_in_the_main_thread_gets_a_thread_per_request(
+    recording: list[dict[str, Any]],
+) -> None:
+    """pytest-asyncio without the isolation runs the loop in the main thread:
+    each request's sync work then runs in a thread of its own, as behind
+    Django's ASGIHandler, on either path."""
+
+    async def scenario() -> None:
+        client = make_client("async", awaitable=True)
+        for _ in range(2):
+            assert (await client.get("/plain/")).status_code == 200
+
+    observed = {}
+    for path in PATHS:
+        recording.clear()
+        on_path(path, lambda: asyncio.run(scenario()))
+        observed[path] = [(r["part"], r["thread"]) for r in normalized(recording, 0)]
+    assert observed["relay"] == observed["asgiref"]
+    parts = [
+        "request_started",
+        "middleware.process_request",
+        "plain_view",
+        "middleware.process_response",
+        "request_finished",
+    ]
+    assert observed["relay"] == [
+        *((part, "other-1") for part in parts),
+        *((part, "other-2") for part in parts),
+    ]
 
 
 # --- exceptions ---------------------------------------------------------------
@@ -485,3 +521,25 @@ def test_the_watchdog_reads_a_main_thread_executor_like_asgirefs() -> None:
         lambda request: run_served(request, hop.MainThreadExecutor())
     )
     assert seen == {"in a call": (True, True), "idle": (False, True)}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_watchdog_report_follows_a_request_into_the_relay(path: str) -> None:
+    """The report lists the coroutines a request waits in: through the
+    relay's context switch too."""
+
+    async def waits_in_the_view() -> None:
+        await asyncio.sleep(3600)
+
+    async def body() -> list[str]:
+        task = asyncio.ensure_future(hop.relayed(waits_in_the_view))
+        await asyncio.sleep(0.05)
+        names = [frame.name for frame in report._await_chain(task.get_coro())]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return names
+
+    names = on_path(path, lambda: async_to_sync(body)())
+    assert names[0] == "relayed"
+    assert "waits_in_the_view" in names

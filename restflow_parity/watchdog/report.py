@@ -16,7 +16,6 @@ import traceback
 from types import FrameType
 from typing import Any
 
-from restflow_parity.hop import child_of
 from restflow_parity.watchdog.limit import SETTING
 from restflow_parity.watchdog.watch import Watch
 
@@ -64,7 +63,6 @@ def build_report(watch: Watch, watchdog_ident: int | None) -> str:
         "watchdog off.",
         *(text for _, text in sections),
     ]
-    own: set[asyncio.Task[Any]] = set()
     # A coroutine that awaits is on no thread's stack: show where each waits.
     if watch.task is not None:
         chain = _await_chain(watch.task.get_coro())
@@ -73,14 +71,6 @@ def build_report(watch: Watch, watchdog_ident: int | None) -> str:
         ):
             # A custom __await__ (the clients' PendingResponse) ends the walk.
             chain.extend(_await_chain(watch.awaitable))
-        # A relayed request runs in a task of its own, which the walk above
-        # reaches only as far as the await of that task.
-        task: asyncio.Task[Any] | None = watch.task
-        while task is not None:
-            own.add(task)
-            task = child_of(task)
-            if task is not None:
-                chain.extend(_await_chain(task.get_coro()))
         parts.append(
             "--- The request's coroutines, awaiting (on no thread's stack) ---\n"
             + _format(chain)
@@ -89,7 +79,7 @@ def build_report(watch: Watch, watchdog_ident: int | None) -> str:
         task
         for loop in loops
         for task in asyncio.all_tasks(loop)
-        if task not in own and not task.done()
+        if task is not watch.task and not task.done()
     ]
     for task in others[:MAX_TASKS]:
         chain = _await_chain(task.get_coro())

@@ -32,6 +32,10 @@ FROM_TEST: contextvars.ContextVar[str] = contextvars.ContextVar("from_test")
 FROM_MIDDLEWARE: contextvars.ContextVar[str] = contextvars.ContextVar("from_middleware")
 #: Set by the view; the test reads it after the request.
 FROM_VIEW: contextvars.ContextVar[str] = contextvars.ContextVar("from_view")
+#: The test's own task, when an async body sets it.
+TEST_TASK: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+    "test_task", default=None
+)
 #: Background tasks views start, for the test to await.
 BACKGROUND: list[asyncio.Task[Any]] = []
 #: A rendezvous between two concurrent requests' async views.
@@ -42,13 +46,26 @@ class ViewError(Exception):
     """Raised by the failing views."""
 
 
+_threads = threading.local()
+_serials = iter(range(1, 1 << 62))
+
+
+def _thread_serial() -> int:
+    # Unlike thread idents, which the OS hands out again once a thread has
+    # ended, a serial kept in the thread's own storage names one thread.
+    serial = getattr(_threads, "serial", None)
+    if serial is None:
+        serial = _threads.serial = next(_serials)
+    return int(serial)
+
+
 def note(part: str, **extra: Any) -> None:
     """Record what this part of the request sees."""
     raw = connection.connection if connection.connection is not None else None
     SEEN.append(
         {
             "part": part,
-            "thread": threading.get_ident(),
+            "thread": _thread_serial(),
             "main": threading.current_thread() is threading.main_thread(),
             "connection": id(raw) if raw is not None else None,
             "in_atomic_block": connection.in_atomic_block,
@@ -99,8 +116,15 @@ def sync_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def plain_view(request: HttpRequest) -> JsonResponse:
+    """A sync view that needs no database."""
+    note("plain_view")
+    return JsonResponse({"ok": True})
+
+
 async def async_view(request: HttpRequest) -> JsonResponse:
-    note("async_view.loop")
+    test_task = TEST_TASK.get()
+    note("async_view.loop", in_the_tests_task=asyncio.current_task() is test_task)
     count = await Product.objects.acount()
     await sync_to_async(note)("async_view.orm_hop", count=count)
     FROM_VIEW.set("set in async_view")
@@ -172,6 +196,7 @@ async def wait_for_event_view(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     path("sync/", sync_view),
+    path("plain/", plain_view),
     path("async/", async_view),
     path("fail/sync/", failing_sync_view),
     path("fail/async/", failing_async_view),
