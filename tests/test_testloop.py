@@ -18,7 +18,7 @@ from restflow_parity.testloop import TestLoop
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("testloop_var")
 
-pytestmark = pytest.mark.skipif(
+needs_executor = pytest.mark.skipif(
     not hop.SUPPORTED, reason="TestLoop shares a loop from asgiref 3.13 on"
 )
 
@@ -30,6 +30,7 @@ def loop() -> Any:
     made.close()
 
 
+@needs_executor
 def test_steps_share_the_loop_and_their_context(loop: TestLoop) -> None:
     async def first() -> Any:
         VAR.set("set by the first step")
@@ -44,6 +45,7 @@ def test_steps_share_the_loop_and_their_context(loop: TestLoop) -> None:
 
 
 @pytest.mark.django_db
+@needs_executor
 def test_thread_sensitive_calls_run_on_this_thread_in_the_tests_transaction(
     loop: TestLoop,
 ) -> None:
@@ -70,6 +72,7 @@ def test_thread_sensitive_calls_run_on_this_thread_in_the_tests_transaction(
     assert loop.run(step) == (False, True, mine, True, 1, 1)
 
 
+@needs_executor
 def test_an_exception_reaches_the_caller(loop: TestLoop) -> None:
     async def step() -> None:
         await sync_to_async(int)("not a number")
@@ -83,6 +86,7 @@ async def _answer() -> int:
     return 42
 
 
+@needs_executor
 def test_close_cancels_leftover_tasks_and_finalizes_generators(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -119,6 +123,7 @@ def test_close_cancels_leftover_tasks_and_finalizes_generators(
     assert not caplog.records, [record.getMessage() for record in caplog.records]
 
 
+@needs_executor
 def test_loop_threads_are_reused_once_their_loop_is_closed() -> None:
     async def thread() -> int:
         return threading.get_ident()
