@@ -21,6 +21,7 @@ interleaved in a fresh random order (``_rounds.py``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import sys
@@ -113,7 +114,9 @@ def pinned(side: Callable[[], float]) -> Callable[[], float]:
 def _set_affinity(cpus: set[int]) -> None:
     for thread in threading.enumerate():
         if thread.native_id is not None:
-            os.sched_setaffinity(thread.native_id, cpus)
+            # A thread may end meanwhile (asgiref's loop threads do).
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(thread.native_id, cpus)
 
 
 def bench_tax() -> None:
