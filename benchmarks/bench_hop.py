@@ -37,9 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import report  # noqa: E402
-from _rounds import interleave, median, paired  # noqa: E402
-from asgiref.sync import (  # noqa: E402
+from _report import report
+from _rounds import interleave, median, paired
+from asgiref.sync import (
     SyncToAsync,
     ThreadSensitiveContext,
     _restore_context,
@@ -47,8 +47,8 @@ from asgiref.sync import (  # noqa: E402
     sync_to_async,
 )
 
-from restflow_parity import hop  # noqa: E402
-from restflow_parity.testloop import TestLoop  # noqa: E402
+from restflow_parity import hop
+from restflow_parity.testloop import TestLoop
 
 HOPS = 2000
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 15))

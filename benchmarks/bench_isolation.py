@@ -90,7 +90,10 @@ def bench_pytest() -> None:
     count = 300
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for name, template in (("iso_sync.py", SYNC_TEST), ("iso_async.py", ASYNC_TEST)):
+        for name, template in (
+            ("iso_sync.py", SYNC_TEST),
+            ("iso_async.py", ASYNC_TEST),
+        ):
             body = "\n\n".join(template.format(n=n) for n in range(count))
             (folder / name).write_text(ISOLATION_TESTS.format(body=body))
         sides: dict[str, tuple[str, ...]] = {
@@ -191,7 +194,11 @@ def bench_machinery() -> None:
         ("async_to_sync", "sync", "one async DB test via async_to_sync (today)"),
         ("TestLoop", "sync", "one async DB test on a TestLoop (proposed)"),
         ("TestLoop", "async_to_sync", "TestLoop vs async_to_sync, per test"),
-        ("sync after async_to_sync", "sync after sync", "a sync test after an async one"),
+        (
+            "sync after async_to_sync",
+            "sync after sync",
+            "a sync test after an async one",
+        ),
         ("sync after TestLoop", "sync after sync", "a sync test after a TestLoop one"),
     ):
         report(

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
 os.environ.setdefault("DATABASE_URL", "sqlite://")
 
-import django
+import django  # noqa: E402
 
 django.setup()
 

@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 os.environ["DJANGO_SETTINGS_MODULE"] = "benchproject.settings"
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
@@ -137,7 +137,12 @@ def bench_tax() -> None:
     rows = [
         ("ours async", "drf sync", "async/sync tax, our AsyncAPIClient", "≤ 2.5"),
         ("django async", "drf sync", "async/sync tax, Django's AsyncClient", ""),
-        ("ours async", "django async", "AsyncAPIClient vs Django AsyncClient", "≤ 1.00"),
+        (
+            "ours async",
+            "django async",
+            "AsyncAPIClient vs Django AsyncClient",
+            "≤ 1.00",
+        ),
         (
             "ours async",
             "ours async, asgiref hop",
@@ -148,7 +153,12 @@ def bench_tax() -> None:
     ]
     if CAN_PIN:
         rows += [
-            ("ours async, one core", "ours async", "AsyncAPIClient pinned to one core", ""),
+            (
+                "ours async, one core",
+                "ours async",
+                "AsyncAPIClient pinned to one core",
+                "",
+            ),
             ("drf sync, one core", "drf sync", "DRF APIClient pinned to one core", ""),
         ]
     for ours, baseline, measure, target in rows:

@@ -8,7 +8,7 @@ from rest_framework import generics, serializers
 class GroupSerializer(serializers.ModelSerializer):
     class Meta:
         model = Group
-        fields = ["id", "name"]
+        fields = ("id", "name")
 
 
 class GroupList(generics.ListAPIView):
