@@ -1,33 +1,50 @@
-"""What @run_both_modes and the pytest async isolation cost.
+"""What @run_both_modes costs per test.
 
 Run: python benchmarks/bench_modes.py
 
-1. A suite of 240 both-modes tests (120 bodies, half def and half async def,
-   under ``@run_both_modes``) against the same bodies written once per stack
-   by hand (four classes wiring the same clients the decorator picks), both
-   run by ``manage.py test``; unittest's own
-   "Ran N tests in Xs" is the measure, so database setup is left out.
-2. Per-test time of an ``async def`` pytest-django test under the plugin's
-   isolation against a plain sync pytest-django test doing the same query.
+A class of 120 bodies (60 ``def``, 60 ``async def``; each a POST and a GET of
+the test project's DRF viewset) under ``@run_both_modes``, so 240 tests,
+against the same bodies written once per stack by hand (four classes wiring
+the clients the decorator picks). Both run in this process under unittest, as
+Django's runner runs them (in-memory SQLite, one transaction per test).
 
-Rounds alternate between the sides, and the medians are compared.
+Each test's time is taken alone (unittest's start and stop of the test) and
+the suites' rounds are interleaved; a suite's figure is the sum over its
+tests of each test's median, so a stray slow round moves nothing. Third
+side: the decorated suite with its tests grouped by stack (every sync variant,
+then every async one), the order the hand-written suite runs in. unittest runs
+a class's methods by name, so ``test_x_async`` and ``test_x_sync`` run in
+turn, and a sync test right after an async one is slower, with or without the
+kit (``bench_isolation.py`` measures that alone).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
+import time
+import unittest
+from collections.abc import Callable
 from pathlib import Path
-
-from _report import report
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ROOT / "tests"
-ROUNDS = 5
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
+os.environ.setdefault("DATABASE_URL", "sqlite://")
+
+import django  # noqa: E402
+
+django.setup()
+
+from _report import report  # noqa: E402
+from _rounds import interleave  # noqa: E402
+from django.test.utils import setup_databases, setup_test_environment  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 15))
 BODIES = 60  # of each kind (def and async def): 120 bodies, 240 parity tests
 
 SYNC_BODY = """
@@ -62,7 +79,7 @@ def write_suites(folder: Path) -> None:
     )
     # By hand: each body once per stack, with the same clients the decorator
     # picks, so the difference is the mode runner alone.
-    by_hand = (
+    (folder / "bench_by_hand.py").write_text(
         header
         + "class SyncDef(APITestCase):\n"
         + "    client_class = SyncAPIClient\n\n"
@@ -77,147 +94,93 @@ def write_suites(folder: Path) -> None:
         + "\n\nclass AsyncAsync(AsyncAPITestCase):\n"
         + async_bodies
     )
-    (folder / "bench_by_hand.py").write_text(by_hand)
 
 
-def run_in_project(
-    folder: Path, cwd: Path, *args: str
-) -> subprocess.CompletedProcess[str]:
-    """Run Python with the generated tests and the test project importable."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(folder), str(TESTS)]),
-        "DJANGO_SETTINGS_MODULE": "testproject.settings",
-    }
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+class _Timed(unittest.TestResult):
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: dict[str, float] = {}
+
+    def startTest(self, test: unittest.TestCase) -> None:
+        self._start = time.perf_counter()
+        super().startTest(test)
+
+    def stopTest(self, test: unittest.TestCase) -> None:
+        self.times[test.id()] = time.perf_counter() - self._start
+        super().stopTest(test)
 
 
-def manage_test(folder: Path, label: str) -> tuple[int, float]:
-    done = run_in_project(folder, TESTS, "manage.py", "test", label, "--noinput")
-    ran = re.search(r"Ran (\d+) tests? in ([\d.]+)s", done.stderr)
-    assert ran, done.stderr[-2000:]
-    assert "OK" in done.stderr, done.stderr[-2000:]
-    return int(ran[1]), float(ran[2])
+def suite_runner(
+    make: Callable[[], unittest.TestSuite], per_test: dict[str, list[float]]
+) -> Callable[[], float]:
+    def run() -> float:
+        result = _Timed()
+        make().run(result)
+        assert result.wasSuccessful(), (result.errors + result.failures)[:1]
+        for test, seconds in result.times.items():
+            per_test.setdefault(test, []).append(seconds)
+        return sum(result.times.values())
 
-
-def bench_both_modes(folder: Path) -> None:
-    write_suites(folder)
-    times: dict[str, list[float]] = {"bench_parity": [], "bench_by_hand": []}
-    counts = {}
-    for round_number in range(ROUNDS):
-        order = list(times) if round_number % 2 == 0 else list(times)[::-1]
-        for label in order:
-            counts[label], seconds = manage_test(folder, label)
-            times[label].append(seconds)
-    parity = statistics.median(times["bench_parity"])
-    by_hand = statistics.median(times["bench_by_hand"])
-    print(f"@run_both_modes suite: {counts['bench_parity']} tests, {parity:.3f} s")
-    print(f"written by hand:       {counts['bench_by_hand']} tests, {by_hand:.3f} s")
-    print(f"ratio both-modes/by-hand: {parity / by_hand:.3f} (target <= 1.05)")
-    report(
-        f"@run_both_modes suite ({counts['bench_parity']} tests, manage.py test)",
-        parity,
-        by_hand,
-        unit="s",
-        baseline_name="the same bodies written by hand",
-        target="≤ 1.05",
-    )
-
-
-ISOLATION_TESTS = """
-import pytest
-from django.contrib.auth.models import User
-
-{body}
-"""
-SYNC_TEST = (
-    "@pytest.mark.django_db\ndef test_{n}():\n    assert User.objects.count() == 0\n"
-)
-ASYNC_TEST = (
-    "@pytest.mark.django_db\nasync def test_{n}():\n"
-    "    assert await User.objects.acount() == 0\n"
-)
-
-
-def pytest_seconds(folder: Path, module: str, *extra: str) -> float:
-    done = run_in_project(
-        folder,
-        ROOT,
-        "-m",
-        "pytest",
-        str(folder / module),
-        "-q",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        "-o",
-        "asyncio_mode=auto",
-        "-c",
-        str(ROOT / "setup.cfg"),
-        "--rootdir",
-        str(ROOT),
-        *extra,
-    )
-    found = re.search(r"(\d+) passed.* in ([\d.]+)s", done.stdout)
-    assert found, done.stdout[-2000:]
-    return float(found[2]) / int(found[1])
-
-
-def bench_isolation(folder: Path) -> None:
-    count = 300
-    for name, template in (("iso_sync.py", SYNC_TEST), ("iso_async.py", ASYNC_TEST)):
-        body = "\n\n".join(template.format(n=n) for n in range(count))
-        (folder / name).write_text(ISOLATION_TESTS.format(body=body))
-    sides = {
-        "sync": ("iso_sync.py",),
-        "isolated": ("iso_async.py",),
-        # pytest-asyncio's own loop, rows leaking: the baseline users have now.
-        "pytest-asyncio": ("iso_async.py", "-o", "restflow_parity_async_isolation=0"),
-    }
-    times: dict[str, list[float]] = {side: [] for side in sides}
-    for round_number in range(ROUNDS):
-        order = list(sides) if round_number % 2 == 0 else list(sides)[::-1]
-        for side in order:
-            times[side].append(pytest_seconds(folder, *sides[side]))
-    sync_ms = statistics.median(times["sync"]) * 1e3
-    async_ms = statistics.median(times["isolated"]) * 1e3
-    leaky_ms = statistics.median(times["pytest-asyncio"]) * 1e3
-    print(f"pytest-django sync db test:        {sync_ms:.2f} ms/test ({count} tests)")
-    print(f"async db test under the isolation: {async_ms:.2f} ms/test ({count} tests)")
-    print(f"async db test, pytest-asyncio only (not isolated): {leaky_ms:.2f} ms/test")
-    print(
-        f"isolation overhead: {async_ms - sync_ms:+.2f} ms/test, "
-        f"ratio {async_ms / sync_ms:.2f}"
-    )
-    report(
-        "async DB test under the isolation",
-        async_ms,
-        sync_ms,
-        unit="ms/test",
-        baseline_name="pytest-django sync DB test",
-    )
-    report(
-        "async DB test under the isolation",
-        async_ms,
-        leaky_ms,
-        unit="ms/test",
-        baseline_name="pytest-asyncio alone (rows leak)",
-    )
+    return run
 
 
 def main() -> None:
+    setup_test_environment()
+    setup_databases(verbosity=0, interactive=False)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bench_both_modes(folder)
-        bench_isolation(folder)
+        write_suites(folder)
+        sys.path.insert(0, tmp)
+        import bench_by_hand  # type: ignore[import-not-found]
+        import bench_parity  # type: ignore[import-not-found]
+
+        loader = unittest.TestLoader()
+
+        def parity() -> unittest.TestSuite:
+            return loader.loadTestsFromModule(bench_parity)
+
+        def grouped() -> unittest.TestSuite:
+            tests: list[Any] = list(loader.loadTestsFromTestCase(bench_parity.Parity))
+            tests.sort(key=lambda t: (t._testMethodName.endswith("_async"), t.id()))
+            return unittest.TestSuite(tests)
+
+        def by_hand() -> unittest.TestSuite:
+            return loader.loadTestsFromModule(bench_by_hand)
+
+        per_test: dict[str, dict[str, list[float]]] = {
+            "parity": {},
+            "grouped": {},
+            "by hand": {},
+        }
+        interleave(
+            {
+                "parity": suite_runner(parity, per_test["parity"]),
+                "grouped": suite_runner(grouped, per_test["grouped"]),
+                "by hand": suite_runner(by_hand, per_test["by hand"]),
+            },
+            ROUNDS,
+        )
+    totals = {
+        name: sum(statistics.median(times[1:]) for times in tests.values())
+        for name, tests in per_test.items()  # [1:]: the warm-up round
+    }
+    count = len(per_test["parity"])
+    for name, seconds in totals.items():
+        print(f"{name:>8}: {count} tests, {seconds * 1e3:.1f} ms")
+    for side, measure in (
+        ("parity", f"@run_both_modes suite ({count} tests), unittest order"),
+        ("grouped", f"@run_both_modes suite ({count} tests), grouped by stack"),
+    ):
+        ratio = totals[side] / totals["by hand"]
+        print(f"{measure} / by hand: {ratio:.3f}")
+        report(
+            measure,
+            totals[side] * 1e3,
+            totals["by hand"] * 1e3,
+            unit="ms",
+            baseline_name="the same bodies written by hand",
+            target="≤ 1.05",
+        )
 
 
 if __name__ == "__main__":

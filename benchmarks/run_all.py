@@ -37,6 +37,10 @@ PACKAGES = (
     "uvicorn",
     "channels",
 )
+#: What follows this line on the page is kept as it is: the analysis.
+NOTES_MARKER = "<!-- Written by hand below: run_all.py keeps it. -->"
+#: bench_tax's per-thread rows, drawn as one pie per client.
+BREAKDOWN = ("AsyncAPIClient", "Django AsyncClient")
 INTRO = """\
 # Benchmarks
 
@@ -115,6 +119,38 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def chart(rows: list[dict[str, Any]]) -> list[str]:
+    """Where one request's time goes, per client, as mermaid pies."""
+    lines: list[str] = []
+    for client in BREAKDOWN:
+        parts = [
+            (row["measure"].removeprefix(f"{client}: "), row["ours"])
+            for row in rows
+            if row["measure"].startswith(f"{client}: ")
+        ]
+        if not parts:
+            continue
+        total = sum(value for _, value in parts)
+        if not lines:
+            lines += ["", "## Where the time of one async request goes", ""]
+        lines += [
+            "```mermaid",
+            f"pie title {client}, GET of a DRF list view: {total:.0f} µs",
+            *(f'    "{part}" : {value:.0f}' for part, value in parts),
+            "```",
+            "",
+        ]
+    return lines
+
+
+def notes(output: Path) -> list[str]:
+    """The hand-written part of the page, which a run keeps."""
+    if not output.exists():
+        return []
+    _, marker, kept = output.read_text().partition(NOTES_MARKER)
+    return ["", NOTES_MARKER + kept.rstrip("\n")] if marker else []
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs/benchmarks.md")
@@ -135,9 +171,10 @@ def main() -> int:
         rows.extend(found)
         if returncode or not found:
             failed.append(script.name)
-    lines = [INTRO, *environment(), "", *table(rows)]
+    lines = [INTRO, *environment(), "", *table(rows), *chart(rows)]
     if failed:
         lines += ["", f"Failed or reported nothing: {', '.join(failed)}."]
+    lines += notes(args.output)
     page = "\n".join(lines) + "\n"
     args.output.write_text(page)
     print(f"\n{page}\nwritten to {args.output}")

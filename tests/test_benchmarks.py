@@ -82,3 +82,27 @@ def test_only_selects_benchmarks_and_rejects_unknown_names(
     monkeypatch.setattr(sys, "argv", ["run_all", "--only", "three"])
     with pytest.raises(SystemExit):
         run_all.main()
+
+
+def test_the_page_keeps_its_notes_and_draws_the_breakdown(
+    bench_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bench(
+        bench_dir,
+        "tax",
+        """
+        report("AsyncAPIClient: main thread", 1200.0, unit="µs/request")
+        report("AsyncAPIClient: loop thread", 1100.0, unit="µs/request")
+        """,
+    )
+    output = bench_dir / "page.md"
+    output.write_text(
+        "old results\n\n" + run_all.NOTES_MARKER + "\n\nThe analysis, by hand.\n"
+    )
+    monkeypatch.setattr(sys, "argv", ["run_all", "--output", str(output)])
+    assert run_all.main() == 0
+    page = output.read_text()
+    assert "old results" not in page
+    assert page.endswith(run_all.NOTES_MARKER + "\n\nThe analysis, by hand.\n")
+    assert "pie title AsyncAPIClient, GET of a DRF list view: 2300 µs" in page
+    assert '    "main thread" : 1200\n' in page

@@ -22,7 +22,7 @@ from django.db.backends.signals import connection_created
 from products.hazard_views import RELEASE
 from products.models import Product
 
-from restflow_parity import handler, watchdog
+from restflow_parity import handler, hop
 from restflow_parity.modes import make_client
 from restflow_parity.test import (
     AsyncAPIClient,
@@ -36,6 +36,7 @@ from restflow_parity.watchdog import (
     INTERRUPT_SIGNAL,
     SETTING,
     RequestTimeoutError,
+    interrupt,
     resolve_timeout,
 )
 
@@ -105,6 +106,16 @@ def threads_left(before: set[threading.Thread], wait: float = 10) -> list[Any]:
     return left
 
 
+@pytest.fixture(params=["asgiref", "relay"])
+def hop_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Hop to the test's thread asgiref's way, or through the relay
+    (restflow_parity.hop): the watchdog must see no difference."""
+    if request.param == "relay" and not hop.SUPPORTED:
+        pytest.skip("the relay needs asgiref 3.13 (executor=)")
+    monkeypatch.setattr(hop, "ENABLED", request.param == "relay")
+    return str(request.param)
+
+
 @pytest.fixture
 def release() -> Iterator[None]:
     """Set RELEASE after the test and check that no thread it started is left:
@@ -125,7 +136,7 @@ def release() -> Iterator[None]:
 
 
 @pytest.mark.django_db
-@pytest.mark.usefixtures("release")
+@pytest.mark.usefixtures("release", "hop_path")
 @pytest.mark.parametrize("view", ["sync", "swallow", "poll", "lock-order", "loop"])
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize("stack", STACKS)
@@ -200,6 +211,7 @@ HAZARDS = [
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("hop_path")
 @pytest.mark.parametrize("hazard", HAZARDS, ids=[h.name for h in HAZARDS])
 @pytest.mark.parametrize("body", BODIES)
 @pytest.mark.parametrize("stack", STACKS)
@@ -331,7 +343,7 @@ def test_another_handler_for_the_signal_is_still_called(
         pytest.skip("no SIGUSR2 on this platform")
     AsyncAPIClient()  # installs the handler, in this (the main) thread
     calls: list[int] = []
-    monkeypatch.setattr(watchdog, "_previous_handler", lambda s, f: calls.append(s))
+    monkeypatch.setattr(interrupt, "_previous_handler", lambda s, f: calls.append(s))
     signal.raise_signal(INTERRUPT_SIGNAL)  # no request is waiting: no interrupt
     assert calls == [INTERRUPT_SIGNAL]
 

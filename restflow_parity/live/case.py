@@ -12,11 +12,11 @@ from django.test.utils import modify_settings
 from django.utils.functional import classproperty
 
 from restflow_parity.cases import AsyncAPITransactionTestCase
+from restflow_parity.live.asgi_types import StaticHandler
 from restflow_parity.live.thread import (
     AsyncLiveServerThread,
     LiveServerError,
     ServerError,
-    StaticHandler,
     in_memory_connections,
 )
 

@@ -16,19 +16,12 @@ import socket
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-if TYPE_CHECKING:
-    from restflow_parity.live.thread import (
-        ASGIApp,
-        AsyncLiveServerThread,
-        Receive,
-        Scope,
-        Send,
-    )
+from restflow_parity.live.asgi_types import ASGIApp, Receive, Scope, Send, ServerHost
 
 __all__ = ["BACKENDS", "GRACE_SECONDS", "SERVERS", "SETTING", "selected_server"]
 
@@ -64,7 +57,7 @@ def selected_server() -> str:
     return name
 
 
-def _run_loop(thread: AsyncLiveServerThread, serve: Awaitable[None]) -> None:
+def _run_loop(thread: ServerHost, serve: Awaitable[None]) -> None:
     async def main() -> None:
         # thread_sensitive=False calls run in the server's pool too, so they
         # share the test's in-memory database like the request threads.
@@ -74,9 +67,7 @@ def _run_loop(thread: AsyncLiveServerThread, serve: Awaitable[None]) -> None:
     asyncio.run(main())
 
 
-def _serve_uvicorn(
-    thread: AsyncLiveServerThread, app: ASGIApp, sock: socket.socket
-) -> None:
+def _serve_uvicorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> None:
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -118,9 +109,7 @@ def _serve_uvicorn(
     _run_loop(thread, Server(config).serve(sockets=[sock]))
 
 
-def _serve_hypercorn(
-    thread: AsyncLiveServerThread, app: ASGIApp, sock: socket.socket
-) -> None:
+def _serve_hypercorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> None:
     hypercorn_config = importlib.import_module("hypercorn.config")
     hypercorn_asyncio = importlib.import_module("hypercorn.asyncio")
     config = hypercorn_config.Config()
@@ -230,9 +219,7 @@ class _DaphneHost:
                 protocol.transport.loseConnection()
 
 
-def _serve_daphne(
-    thread: AsyncLiveServerThread, app: ASGIApp, sock: socket.socket
-) -> None:
+def _serve_daphne(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> None:
     host = _DaphneHost.get()
     listening = host.listen(sock, app)
     stopped = threading.Event()
@@ -241,7 +228,7 @@ def _serve_daphne(
     host.close(listening, sock.getsockname()[1], thread.wait_idle)
 
 
-BACKENDS: dict[str, Callable[[AsyncLiveServerThread, ASGIApp, socket.socket], None]] = {
+BACKENDS: dict[str, Callable[[ServerHost, ASGIApp, socket.socket], None]] = {
     "uvicorn": _serve_uvicorn,
     "daphne": _serve_daphne,
     "hypercorn": _serve_hypercorn,

@@ -8,7 +8,7 @@ import socket
 import sys
 import threading
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -25,6 +25,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+from restflow_parity.live.asgi_types import ASGIApp, Receive, Scope, Send, StaticHandler
 from restflow_parity.live.servers import BACKENDS, GRACE_SECONDS, selected_server
 
 __all__ = [
@@ -33,12 +34,6 @@ __all__ = [
     "ServerError",
     "in_memory_connections",
 ]
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[Any]]
-Send = Callable[[Any], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-StaticHandler = Callable[[Any], ASGIApp]
 
 #: Requests served at once; more wait for a request thread to be free.
 MAX_REQUESTS = 64

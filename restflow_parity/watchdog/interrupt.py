@@ -1,0 +1,165 @@
+"""Waking the main thread: the watchdog's signal and what its handler raises.
+
+CPython wakes a blocked wait (a lock, a sleep, a socket) only in the main
+thread, and only for a signal. So the watchdog sends the main thread
+``SIGUSR2``, and the handler raises ``WatchdogInterrupt`` only if the main
+thread is working for a request that timed out. Under Django's runner and the
+pytest plugin the main thread holds the test's connection, so sync views,
+sync middleware and WSGI requests run there: that is where requests block.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+
+from restflow_parity import hop
+from restflow_parity.watchdog.watch import WatchdogInterrupt, current, fired
+
+__all__ = [
+    "INTERRUPT_SIGNAL",
+    "forget_abandoned_loops",
+    "install_interrupt_handler",
+    "signal_main_thread",
+]
+
+#: The signal that wakes the main thread. SIGALRM is pytest-timeout's and
+#: SIGUSR1 is the usual faulthandler.register() choice.
+INTERRUPT_SIGNAL = getattr(signal, "SIGUSR2", None)
+
+_previous_handler: Any = None
+
+
+def install_interrupt_handler() -> None:
+    """Let the watchdog wake the main thread; call it from the main thread.
+
+    The clients call it when they are made. A handler installed by someone
+    else for the same signal is kept and still called.
+    """
+    global _previous_handler
+    if (
+        INTERRUPT_SIGNAL is None
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return
+    installed = signal.getsignal(INTERRUPT_SIGNAL)
+    if installed is _on_signal:
+        return
+    _previous_handler = installed
+    signal.signal(INTERRUPT_SIGNAL, _on_signal)
+
+
+def signal_main_thread() -> None:
+    main = threading.main_thread()
+    if (
+        INTERRUPT_SIGNAL is None
+        or main.ident is None
+        or not main.is_alive()
+        or signal.getsignal(INTERRUPT_SIGNAL) is not _on_signal
+    ):
+        return
+    signal.pthread_kill(main.ident, INTERRUPT_SIGNAL)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Runs in the main thread, between two bytecodes or after a blocking call
+    # returned EINTR, in whatever context that thread is in.
+    me = threading.get_ident()
+    working_for = current.get()
+    for watch in fired.watches:
+        if watch.abandoned:
+            continue
+        waiter = watch.owner == me
+        # A def body's thread that idles while the request's own loop runs is
+        # left to the gentle cancel until the grace period ends; busy in one
+        # of the request's sync calls, it is stuck there, so it is not.
+        patient = (
+            waiter
+            and watch.task is not None
+            and watch.stage < 2
+            and not _runs_a_sync_call(frame)
+        )
+        if working_for is watch:
+            # This thread works for the request. It is interrupted even when
+            # the awaiting side has given up already (done): the work is
+            # orphaned, and the thread is the test's. Only the waiter's own
+            # guard, on its way out, is spared.
+            if not patient and not (waiter and watch.done):
+                raise WatchdogInterrupt(watch.report)
+        elif waiter and not watch.done and not patient:
+            raise WatchdogInterrupt(watch.report)
+        elif (
+            watch.stage >= 2
+            and not watch.done
+            and watch.owner is None
+            and not watch.cancel_seen
+            and _waits_for_a_loop(frame)
+        ):
+            # The request's loop is blocked by sync code (an async view that
+            # sleeps or waits on a lock): nothing can wake it, so let the
+            # test's thread stop waiting for it. The loop's thread carries on
+            # when the blocking call returns, and the cancel queued for it
+            # then ends the request.
+            watch.abandoned = True
+            forget_abandoned_loops()
+            raise watch.error()
+    if callable(_previous_handler):
+        _previous_handler(signum, frame)
+
+
+async def _hop() -> None:
+    await sync_to_async(_noop)()
+
+
+def _noop() -> None:
+    pass
+
+
+def forget_abandoned_loops() -> None:
+    """Make this thread's next async_to_sync start a loop of its own.
+
+    A thread that served a loop's sync calls remembers that loop, and its next
+    async_to_sync runs there if the loop still runs. A loop the watchdog gave
+    up on may run on, blocked: the next test's coroutine would queue behind
+    it. One call served for a new loop, which then closes, replaces that
+    memory (public API only: force_new_loop skips the lookup).
+    """
+    async_to_sync(_hop, force_new_loop=True)()
+
+
+def _runs_a_sync_call(frame: FrameType | None) -> bool:
+    # A thread serving a loop's thread-sensitive calls runs each one in a work
+    # item (asgiref's) or a relay's _run (ours), inside an idle loop that waits
+    # for the next: such a frame above the idle wait means a call is under
+    # way. asgiref's by function name only; if asgiref renames them, the
+    # waiter is interrupted at the end of the grace period anyway.
+    while frame is not None:
+        code = frame.f_code
+        if code in hop.CALL_CODES:
+            return True
+        if code in hop.IDLE_CODES or code in hop.WAIT_CODES:
+            return False
+        if code.co_name == "run_until_future":
+            return False
+        if code.co_name == "run" and code.co_filename.endswith(
+            "current_thread_executor.py"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _waits_for_a_loop(frame: FrameType | None) -> bool:
+    # async_to_sync's thread idles in CurrentThreadExecutor.run_until_future
+    # (the plugin's in MainThreadExecutor.work_until), serving thread-sensitive
+    # calls, until the loop's coroutine finishes.
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "run_until_future" or code in hop.WAIT_CODES:
+            return True
+        frame = frame.f_back
+    return False
