@@ -12,10 +12,12 @@ imported lazily, so the plugin loads in projects without settings.
   wrote to process-local caches.
 - Async database isolation: an ``async def`` test that uses the database,
   and its function-scoped async fixtures, run the way Django's runner runs
-  one (``isolation.py``), so rows roll back and sync fixtures' data is
-  visible, with or without pytest-asyncio. Tests another plugin owns (anyio,
-  pytest-trio) are left to it; anyio's asyncio tests get their database
-  calls routed to the test's connection instead (``coexist.py``).
+  one (``isolation.py``, on a ``testloop.TestLoop``: its loop in a reused
+  thread, the main thread serving its thread-sensitive calls), so rows roll
+  back and sync fixtures' data is visible, with or without pytest-asyncio.
+  Tests another plugin owns (anyio, pytest-trio) are left to it; anyio's
+  asyncio tests get their database calls routed to the test's connection
+  instead (``coexist.py``).
 - System checks: pytest-django runs none, so the kit's own run at session
   start and print their warnings, as ``manage.py test`` would.
 """
@@ -38,7 +40,6 @@ from restflow_parity.coexist import (
 )
 from restflow_parity.fixtures import *  # noqa: F403
 from restflow_parity.isolation import (
-    PerTestLoop,
     async_fixture_function,
     coroutine_test,
     executor_context_supported,
@@ -59,6 +60,7 @@ from restflow_parity.reporter import (
     ParityReporter,
     where_it_runs,
 )
+from restflow_parity.testloop import TestLoop
 from restflow_parity.variant_state import variant_state
 
 ISOLATION_INI = "restflow_parity_async_isolation"
@@ -72,7 +74,7 @@ _DB_FIXTURES = frozenset(
         "_django_db_helper",
     }
 )
-_LOOP_KEY = pytest.StashKey[PerTestLoop]()
+_LOOP_KEY = pytest.StashKey[TestLoop]()
 _BORROWED_KEY = pytest.StashKey[BorrowedConnections]()
 
 
@@ -268,17 +270,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     if claimed and not _isolated(pyfuncitem):
         return None  # pytest-asyncio runs it, as the user configured
-    from asgiref.sync import async_to_sync
-
     parameters = inspect.signature(test).parameters
     funcargs = pyfuncitem.funcargs
     kwargs = {name: funcargs[name] for name in parameters if name in funcargs}
+    # The loop its async fixtures ran on (their resources are bound to it),
+    # or a new one; the teardown hook closes it.
     loop = pyfuncitem.stash.get(_LOOP_KEY, None)
-    if loop is not None:
-        # Async fixtures ran on this loop: their resources are bound to it.
-        loop.run(lambda: test(**kwargs))
-    else:
-        async_to_sync(test)(**kwargs)
+    if loop is None:
+        loop = pyfuncitem.stash[_LOOP_KEY] = TestLoop()
+    loop.run(lambda: test(**kwargs))
     return True
 
 
@@ -330,7 +330,7 @@ def _on_test_loop(
     """A sync stand-in for an async fixture, running it on the test's loop."""
     loop = item.stash.get(_LOOP_KEY, None)
     if loop is None:
-        loop = item.stash[_LOOP_KEY] = PerTestLoop(item.nodeid)
+        loop = item.stash[_LOOP_KEY] = TestLoop()
 
     def setup(**kwargs: Any) -> Any:
         if not inspect.isasyncgenfunction(function):
