@@ -447,3 +447,32 @@ def test_handle_reads_like_pytest_djangos_live_server():
         assert server + "/whoami/" == f"{server.url}/whoami/"
         assert repr(server) == f"<AsyncLiveServer uvicorn at {server.url}>"
         assert httpx.get(server + "/whoami/").status_code == 200
+
+
+def test_the_listening_socket_turns_nagle_off_for_asyncio_servers() -> None:
+    # uvicorn serves on our socket through asyncio, which sets TCP_NODELAY
+    # only on connections of a socket whose proto says TCP; with Nagle on,
+    # each reply on a kept-alive connection waited ~40 ms for a delayed ACK.
+    import asyncio
+    import socket
+
+    from restflow_parity.live.thread import listening_socket
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+            conn = writer.get_extra_info("socket")
+            seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        sock = listening_socket("127.0.0.1", 0)
+        server = await asyncio.start_server(handle, sock=sock)
+        async with server:
+            port = sock.getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            result = await seen
+            writer.close()
+        return result
+
+    assert asyncio.run(accepted_nodelay()) != 0

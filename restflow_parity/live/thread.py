@@ -33,6 +33,7 @@ __all__ = [
     "LiveServerError",
     "ServerError",
     "in_memory_connections",
+    "listening_socket",
 ]
 
 #: Requests served at once; more wait for a request thread to be free.
@@ -48,6 +49,20 @@ def in_memory_connections() -> dict[str, BaseDatabaseWrapper]:
         for conn in connections.all()
         if isinstance(conn, SQLiteWrapper) and conn.is_in_memory_db()
     }
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on ``host:port``, ready for an asyncio server.
+
+    ``create_server`` leaves the socket's proto 0, and asyncio turns Nagle's
+    algorithm off only on connections whose proto says TCP: without this,
+    uvicorn's replies wait for the client's delayed ACK, about 40 ms per
+    request on a kept-alive connection (measured: 48 ms, 3.3 ms with it).
+    """
+    sock = socket.create_server((host, port))
+    return socket.socket(
+        sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach()
+    )
 
 
 @dataclass(frozen=True)
@@ -150,7 +165,7 @@ class AsyncLiveServerThread(threading.Thread):
         try:
             # Bound here, not by the server, so the port is known before the
             # server starts and connections wait in the backlog meanwhile.
-            sock = socket.create_server((self.host, self.port))
+            sock = listening_socket(self.host, self.port)
         except OSError as error:
             self.error = error
             self.is_ready.set()
