@@ -22,7 +22,7 @@ CI_COMMANDS = [
     'python3 -m venv .venv && .venv/bin/pip install -q -e ".[pytest,live]" '
     "&& cd examples && ../.venv/bin/python -m pytest",
     'python3 -m venv .venv && .venv/bin/pip install -q -e ".[dev]" '
-    "&& .venv/bin/python -m pytest",
+    "&& .venv/bin/python -m pytest -n auto",
 ]
 
 
