@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -106,3 +107,24 @@ def test_the_page_keeps_its_notes_and_draws_the_breakdown(
     assert page.endswith(run_all.NOTES_MARKER + "\n\nThe analysis, by hand.\n")
     assert "pie title AsyncAPIClient, GET of a DRF list view: 2300 µs" in page
     assert '    "main thread" : 1200\n' in page
+
+
+@pytest.mark.tooling
+@pytest.mark.parametrize(
+    "module", sorted(path.stem for path in BENCHMARKS.glob("bench_*.py"))
+)
+def test_every_benchmark_imports(module: str) -> None:
+    """A benchmark that cannot even import fails here, not in the next bench run.
+
+    Running them is too slow for the suite; importing runs their set-up code
+    and resolves what they take from one another (bench_variant_state once
+    imported a name that bench_modes no longer had).
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=BENCHMARKS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -151,6 +151,14 @@ class DrfVerbArguments(DRFAPITestCase):
         with pytest.raises(ValueError, match="mutually exclusive"):
             self.client.get("/echo/", {"a": 1}, query_params={"b": 2})
 
+    def test_constructor_query_params_reach_every_request(self) -> None:
+        # Django's clients drop them once generic() sets QUERY_STRING (a
+        # documented difference): here they join the request's own query.
+        client = type(self.client)(query_params={"tenant": "acme"})
+        assert client.get("/echo/").json()["query"] == "tenant=acme"
+        assert client.get("/echo/?page=2").json()["query"] == "page=2&tenant=acme"
+        assert client.post("/echo/", {"a": 1}).json()["query"] == "tenant=acme"
+
     def test_json_encoder_encodes_json_bodies(self) -> None:
         client = type(self.client)(json_encoder=MoneyEncoder)
         response = client.post(

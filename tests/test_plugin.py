@@ -398,6 +398,49 @@ def test_async_fixtures_share_the_transaction(
     result.assert_outcomes(passed=7)
 
 
+MISSHAPEN_FIXTURES = """
+import pytest
+
+
+@pytest.fixture
+async def never_yields(db):
+    if False:
+        yield
+
+
+@pytest.fixture
+async def yields_twice(db):
+    yield 1
+    yield 2
+
+
+@pytest.mark.django_db
+async def test_never_yields(never_yields):
+    pass
+
+
+@pytest.mark.django_db
+async def test_yields_twice(yields_twice):
+    assert yields_twice == 1
+"""
+
+
+def test_an_async_generator_fixture_yields_exactly_once(
+    project: pytest.Pytester,
+) -> None:
+    write_ini(project, asyncio=False)
+    project.makepyfile(test_misshapen=MISSHAPEN_FIXTURES)
+    result = run(project, "-p", "no:asyncio")
+    # The test body passes; its fixture's second yield fails the teardown.
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*never_yields did not yield a value*",
+            "*fixture yields_twice has more than one 'yield'*",
+        ]
+    )
+
+
 def test_opting_out_leaves_async_fixtures_to_pytest_asyncio(
     project: pytest.Pytester,
 ) -> None:
