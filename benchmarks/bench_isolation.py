@@ -8,9 +8,10 @@ Run: python benchmarks/bench_isolation.py
    figure is pytest's own "in N s" over the test count.
 2. The same test body in this process, without pytest: the machinery that
    runs one async test. ``async_to_sync`` (Django's runner, and the pytest
-   plugin today) starts a thread per test; ``testloop.TestLoop`` runs the
-   test's loop in a reused thread (the plugin change proposed in
-   docs/benchmarks.md); a plain sync call is the floor.
+   plugin before it used TestLoop) starts a thread per test;
+   ``testloop.TestLoop`` (what the pytest plugin runs each isolated async
+   test on) runs the test's loop in a reused thread; a plain sync call is the
+   floor.
 3. A sync test right after an async one, against one after a sync one:
    asgiref's per-test thread is still winding down.
 """
@@ -191,8 +192,12 @@ def bench_machinery() -> None:
     for name, value in us.items():
         print(f"one test, {name:>24}: {value:8.1f} µs")
     for ours, baseline, measure in (
-        ("async_to_sync", "sync", "one async DB test via async_to_sync (today)"),
-        ("TestLoop", "sync", "one async DB test on a TestLoop (proposed)"),
+        (
+            "async_to_sync",
+            "sync",
+            "one async DB test via async_to_sync (Django's runner)",
+        ),
+        ("TestLoop", "sync", "one async DB test on a TestLoop (the pytest plugin)"),
         ("TestLoop", "async_to_sync", "TestLoop vs async_to_sync, per test"),
         (
             "sync after async_to_sync",
