@@ -29,44 +29,13 @@ from _report import report
 from bench_modes import write_suites
 
 TESTS = Path(__file__).resolve().parent.parent / "tests"
+sys.path.insert(0, str(TESTS))
+
+# The throttling test the suite's own test plants: one copy of it.
+from test_variant_state import THROTTLED  # noqa: E402
 
 ROUNDS = 11  # the suite takes under a second: fewer rounds left a 3% noise
 RUNNER = "restflow_parity.runner.ParityDiscoverRunner"
-
-THROTTLED = """
-from django.test import SimpleTestCase, override_settings
-from django.urls import path
-from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
-from rest_framework.views import APIView
-
-from restflow_parity import run_both_modes
-
-
-class ThreePerMinute(AnonRateThrottle):
-    rate = "3/min"
-
-    def timer(self):
-        return 0.0
-
-
-class Limited(APIView):
-    throttle_classes = [ThreePerMinute]
-
-    def get(self, request):
-        return Response("ok")
-
-
-urlpatterns = [path("limited/", Limited.as_view())]
-
-
-@run_both_modes
-@override_settings(ROOT_URLCONF=__name__)
-class Throttled(SimpleTestCase):
-    def test_the_fourth_request_is_throttled(self):
-        codes = [self.client.get("/limited/").status_code for _ in range(4)]
-        assert codes == [200, 200, 200, 429], codes
-"""
 
 
 def manage_test(

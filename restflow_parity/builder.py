@@ -32,6 +32,7 @@ from restflow_parity.encoding import (
     encode_json,
     join_query,
     query_of,
+    surrogate_message,
 )
 from restflow_parity.environ import (
     EMPTY_MEANS_NONE,
@@ -40,22 +41,13 @@ from restflow_parity.environ import (
     header_text,
     keyword_environ,
 )
+from restflow_parity.scope import PATH_SAFE, QUERY_SAFE
 
 if TYPE_CHECKING:
     from restflow_parity.modes import Mode
 
 __all__ = ["RequestBuilder", "refuse_follow"]
 
-# What browsers and httpx leave as they are (the WHATWG URL percent-encode
-# sets): in a path every printable ASCII character but " # < > ? ` { }, in a
-# query every one but " # < >. Spaces, controls and non-ASCII text (as UTF-8)
-# are percent-encoded; "%" stays, so escapes the test wrote are sent as written.
-_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
-    {ord(c): None for c in '"#<>?`{}'}
-)
-_QUERY_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
-    {ord(c): None for c in '"#<>'}
-)
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 #: Methods whose content has a meaning: a client sends Content-Length: 0
 #: for them even without a body (RFC 9110, 8.6), as httpx and browsers do.
@@ -289,7 +281,7 @@ class RequestBuilder:
         try:
             body = force_bytes(data, settings.DEFAULT_CHARSET)
         except UnicodeEncodeError as error:
-            raise ValueError(_surrogate_message("data=", error)) from None
+            raise ValueError(surrogate_message("data=", error)) from None
         environ: dict[str, Any] = {
             "PATH_INFO": self._get_path(url),
             "REQUEST_METHOD": method,
@@ -319,13 +311,13 @@ class RequestBuilder:
         if query:
             _check_raw_query(query)
         else:
-            query = quote(url.query, safe=_QUERY_SAFE)
+            query = quote(url.query, safe=QUERY_SAFE)
         environ["QUERY_STRING"] = join_query(query, query_of(query_params))
         if "RAW_URI" not in environ:
             # What gunicorn records: the target as sent, so the scope's
             # raw_path keeps encodings like %2F that PATH_INFO has decoded.
             script = environ.get("SCRIPT_NAME", self.defaults.get("SCRIPT_NAME", ""))
-            environ["RAW_URI"] = quote(script + (url.path or "/"), safe=_PATH_SAFE)
+            environ["RAW_URI"] = quote(script + (url.path or "/"), safe=PATH_SAFE)
         return self.request(**environ)
 
     def request(self, **request: Any) -> Any:
@@ -386,7 +378,7 @@ class RequestBuilder:
         if raw_uri is None:
             # SCRIPT_NAME and PATH_INFO are latin-1 text of the path's bytes.
             path = environ["SCRIPT_NAME"] + environ["PATH_INFO"]
-            raw_uri = environ["RAW_URI"] = quote(_latin1_bytes(path), safe=_PATH_SAFE)
+            raw_uri = environ["RAW_URI"] = quote(_latin1_bytes(path), safe=PATH_SAFE)
         if "?" not in raw_uri and environ.get("QUERY_STRING"):
             environ["RAW_URI"] = f"{raw_uri}?{environ['QUERY_STRING']}"
         return environ
@@ -484,17 +476,8 @@ def _split(path: Any) -> SplitResult:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise ValueError(_surrogate_message("The path", error)) from None
+            raise ValueError(surrogate_message("The path", error)) from None
     return urlsplit(text)
-
-
-def _surrogate_message(what: str, error: UnicodeEncodeError) -> str:
-    char = error.object[error.start]
-    return (
-        f"{what} holds {char!r}, a lone surrogate, which UTF-8 cannot encode, "
-        "so no request can carry it. It usually comes from decoding bytes with "
-        "errors='surrogateescape'; pass the text it stands for, or bytes."
-    )
 
 
 def _latin1_bytes(text: str) -> bytes:

@@ -145,11 +145,17 @@ def query_of(data: Any) -> str:
     try:
         return urlencode(data, doseq=True)
     except UnicodeEncodeError as error:
-        raise ValueError(
-            f"The query data holds {error.object[error.start]!r}, a lone "
-            "surrogate, which UTF-8 cannot encode, so no URL can carry it. Pass "
-            "the text it stands for."
-        ) from None
+        raise ValueError(surrogate_message("The query data", error)) from None
+
+
+def surrogate_message(what: str, error: UnicodeEncodeError) -> str:
+    """Why text with a lone surrogate cannot be sent, and what to pass instead."""
+    char = error.object[error.start]
+    return (
+        f"{what} holds {char!r}, a lone surrogate, which UTF-8 cannot encode, "
+        "so no request can carry it. It usually comes from decoding bytes with "
+        "errors='surrogateescape'; pass the text it stands for, or bytes."
+    )
 
 
 def join_query(*parts: str) -> str:

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.http.request import HttpHeaders
 
+from restflow_parity.encoding import surrogate_message
+
 __all__ = [
     "CGI_KEYS",
     "EMPTY_MEANS_NONE",
@@ -186,12 +188,8 @@ def _utf8(key: str, text: str) -> bytes:
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ValueError(
-            f"The {_header_name(key)} header's value {text!r} holds "
-            f"{text[error.start]!r}, a lone surrogate, which UTF-8 cannot "
-            "encode, so no request can carry it. Pass the text it stands for, "
-            "or bytes."
-        ) from None
+        what = f"The {_header_name(key)} header's value {text!r}"
+        raise ValueError(surrogate_message(what, error)) from None
 
 
 def _header_name(key: str) -> str:

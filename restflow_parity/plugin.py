@@ -273,13 +273,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     parameters = inspect.signature(test).parameters
     funcargs = pyfuncitem.funcargs
     kwargs = {name: funcargs[name] for name in parameters if name in funcargs}
-    # The loop its async fixtures ran on (their resources are bound to it),
-    # or a new one; the teardown hook closes it.
-    loop = pyfuncitem.stash.get(_LOOP_KEY, None)
-    if loop is None:
-        loop = pyfuncitem.stash[_LOOP_KEY] = TestLoop()
-    loop.run(lambda: test(**kwargs))
+    _test_loop(pyfuncitem).run(lambda: test(**kwargs))
     return True
+
+
+def _test_loop(item: pytest.Function) -> TestLoop:
+    """The loop the test's async fixtures ran on (their resources are bound to
+    it), or a new one; the teardown hook closes it."""
+    loop = item.stash.get(_LOOP_KEY, None)
+    if loop is None:
+        loop = item.stash[_LOOP_KEY] = TestLoop()
+    return loop
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -328,9 +332,7 @@ def _on_test_loop(
     function: Any, name: str, request: pytest.FixtureRequest, item: pytest.Function
 ) -> Any:
     """A sync stand-in for an async fixture, running it on the test's loop."""
-    loop = item.stash.get(_LOOP_KEY, None)
-    if loop is None:
-        loop = item.stash[_LOOP_KEY] = TestLoop()
+    loop = _test_loop(item)
 
     def setup(**kwargs: Any) -> Any:
         if not inspect.isasyncgenfunction(function):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from restflow_parity.report import Report, Run, default_label
-from restflow_parity.summary import OUTCOMES, ParityTally, Variant
+from restflow_parity.summary import ParityTally, Variant, first_line, worse
 
 __all__ = ["VARIANT_PROPERTY", "WHERE_PROPERTY", "ParityReporter", "where_it_runs"]
 
@@ -118,7 +118,7 @@ def _apply(variant: Variant, report: pytest.TestReport) -> None:
         outcome = "failed"
     else:
         outcome = "error"  # set-up or tear-down: a fixture, setUpClass, ...
-    if OUTCOMES.index(outcome) > OUTCOMES.index(variant.outcome):
+    if worse(outcome, variant.outcome):
         variant.outcome = outcome
         variant.phase = report.when or "call"
         variant.message = _first_line(report)
@@ -132,4 +132,4 @@ def _first_line(report: pytest.TestReport) -> str:
         text = str(report.longrepr[2])
     else:
         text = str(report.longrepr or "")
-    return text.strip().splitlines()[0][:300] if text.strip() else ""
+    return first_line(text)

@@ -18,7 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,18 +67,7 @@ def rerun_pytest(config: Any, tally: ParityTally) -> list[str]:
     """Rerun the variants of ``tally``'s mismatches alone; note what went wrong."""
     base = pytest_command(config)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
-
-    def command(variant: Variant, report: str) -> list[str]:
-        return [
-            *base,
-            variant.id,
-            "--parity-mode",
-            variant.mode,
-            "--parity-report",
-            report,
-        ]
-
-    return _rerun(tally, command, env, str(config.rootpath))
+    return _rerun(tally, base, env, str(config.rootpath))
 
 
 def pytest_command(config: Any) -> list[str]:
@@ -124,25 +113,13 @@ def rerun_django(runner: Any, tally: ParityTally) -> list[str]:
     if getattr(runner, "keepdb", False):
         base.append("--keepdb")
 
-    def command(variant: Variant, report: str) -> list[str]:
-        return [
-            *base,
-            variant.id,
-            "--parity-mode",
-            variant.mode,
-            "--parity-report",
-            report,
-        ]
-
-    return _rerun(tally, command, dict(os.environ), os.getcwd())
+    return _rerun(tally, base, dict(os.environ), os.getcwd())
 
 
 def _rerun(
-    tally: ParityTally,
-    command: Callable[[Variant, str], Sequence[str]],
-    env: dict[str, str],
-    cwd: str,
+    tally: ParityTally, base: Sequence[str], env: dict[str, str], cwd: str
 ) -> list[str]:
+    """Run each mismatching variant alone: ``base`` plus its id, mode and report."""
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="restflow-parity-rerun-") as folder:
         for number, verdict in enumerate(tally.mismatches()):
@@ -150,7 +127,14 @@ def _rerun(
                 variant = verdict.variants[mode]
                 report = str(Path(folder) / f"{number}-{mode}.json")
                 done = subprocess.run(
-                    command(variant, report),
+                    [
+                        *base,
+                        variant.id,
+                        "--parity-mode",
+                        mode,
+                        "--parity-report",
+                        report,
+                    ],
                     cwd=cwd,
                     env={**env, ENV_VAR: mode},
                     capture_output=True,

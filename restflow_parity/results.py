@@ -18,7 +18,7 @@ from typing import Any
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.modes import Mode, mode_of
-from restflow_parity.summary import OUTCOMES, Variant
+from restflow_parity.summary import Variant, first_line, worse
 
 __all__ = [
     "ParityParallelTestSuite",
@@ -116,7 +116,7 @@ class ParityResultMixin(unittest.TestResult):
         variant = self._parity_current.get(test.id())
         if variant is None:
             return
-        if OUTCOMES.index(outcome) >= OUTCOMES.index(variant.outcome):
+        if not worse(variant.outcome, outcome):
             variant.outcome = outcome
             variant.phase = ""  # unittest does not say if setUp or the test raised
             if isinstance(err, tuple) and len(err) > 1 and err[1] is not None:
@@ -169,5 +169,4 @@ class ParityResultMixin(unittest.TestResult):
 
 
 def _first_line(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}".strip()
-    return text.splitlines()[0][:300] if text else ""
+    return first_line(f"{type(error).__name__}: {error}")

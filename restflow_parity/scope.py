@@ -30,13 +30,20 @@ __all__ = [
 #: The HTTP sub-spec version we claim; uvicorn sends the same.
 ASGI_SPEC_VERSION = "2.3"
 
-# What httpx and browsers leave unescaped in a path (the WHATWG path
-# percent-encode set: every printable ASCII character but space " # < > ? `
-# { }), so ``raw_path`` matches the bytes a real client puts on the wire. The
-# path here is decoded, so "%" is escaped too.
-_PATH_SAFE = "".join(map(chr, range(0x21, 0x7F))).translate(
-    {ord(char): None for char in '"#<>?`{}%'}
-)
+
+def _printable_ascii_but(excluded: str) -> str:
+    return "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in excluded)
+
+
+# What browsers and httpx leave as they are when they percent-encode a URL
+# (the WHATWG percent-encode sets): in a path every printable ASCII character
+# but " # < > ? ` { }, in a query every one but " # < >. Spaces, controls and
+# non-ASCII text (as UTF-8) are percent-encoded. "%" stays, so escapes a test
+# wrote are sent as written; a decoded path (``_DECODED_PATH_SAFE``, for
+# ``raw_path``) escapes it too, as it is a character there.
+PATH_SAFE = _printable_ascii_but('"#<>?`{}')
+QUERY_SAFE = _printable_ascii_but('"#<>')
+_DECODED_PATH_SAFE = PATH_SAFE.replace("%", "")
 
 
 class HTTPScope(TypedDict, total=False):
@@ -120,7 +127,12 @@ def _raw_path(environ: Mapping[str, Any], path: bytes) -> bytes:
     raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw_uri:
         return _wsgi_bytes(raw_uri).partition(b"?")[0]
-    return quote(path, safe=_PATH_SAFE).encode("ascii")
+    return _encoded_path(path)
+
+
+def _encoded_path(path: str | bytes) -> bytes:
+    """A decoded path percent-encoded the way clients put it on the wire."""
+    return quote(path, safe=_DECODED_PATH_SAFE).encode("ascii")
 
 
 def _headers(environ: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
@@ -203,5 +215,5 @@ def overlay_scope(scope: HTTPScope, overrides: Mapping[str, Any]) -> HTTPScope:
         elif key != "_body_file":
             result[key] = value
     if "path" in overrides and "raw_path" not in overrides:
-        result["raw_path"] = quote(str(result["path"]), safe=_PATH_SAFE).encode("ascii")
+        result["raw_path"] = _encoded_path(str(result["path"]))
     return result  # type: ignore[return-value]

@@ -15,13 +15,24 @@ from typing import Any, Literal
 
 from restflow_parity.modes import MODES
 
-__all__ = ["OUTCOMES", "ParityTally", "Variant", "Verdict"]
+__all__ = ["OUTCOMES", "ParityTally", "Variant", "Verdict", "first_line", "worse"]
 
 Outcome = Literal["passed", "skipped", "failed", "error"]
 #: Worst last: when one variant is recorded twice, the worse outcome stands.
 OUTCOMES: tuple[Outcome, ...] = ("passed", "skipped", "failed", "error")
 _RANK: dict[str, int] = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 _BROKEN = frozenset({"failed", "error"})
+
+
+def worse(outcome: str, than: str) -> bool:
+    """Whether ``outcome`` ranks below ``than`` (``error`` is the worst)."""
+    return _RANK[outcome] > _RANK[than]
+
+
+def first_line(text: str) -> str:
+    """A failure's message as a summary shows it: its first line, trimmed."""
+    text = text.strip()
+    return text.splitlines()[0][:300] if text else ""
 
 
 @dataclasses.dataclass
@@ -114,7 +125,7 @@ class ParityTally:
         previous = self.variants.get(key)
         if previous is not None:
             self.repeats[key] += 1
-            if _RANK[variant.outcome] <= _RANK[previous.outcome]:
+            if not worse(variant.outcome, previous.outcome):
                 return
         self.variants[key] = variant
 

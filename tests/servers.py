@@ -13,6 +13,8 @@ from typing import Any
 
 import uvicorn
 
+from restflow_parity.live.thread import listening_socket
+
 
 @dataclass
 class RunningServer:
@@ -25,20 +27,11 @@ def uvicorn_thread(
     app: Any, *, root_path: str = "", tls: Any = None
 ) -> Iterator[RunningServer]:
     """Serve ``app`` with uvicorn (``--no-proxy-headers``) on 127.0.0.1."""
-    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
-    # sockets whose proto says TCP; with 0 each small response write waits
-    # for a delayed ACK (40 ms a request on Linux).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    sock, port = _listening_socket()
     options: dict[str, Any] = {}
-    verify: ssl.SSLContext | bool = True
     if tls is not None:
-        ca, cert_path, key_path = tls
+        _, cert_path, key_path = tls
         options = {"ssl_certfile": cert_path, "ssl_keyfile": key_path}
-        verify = ssl.create_default_context()
-        ca.configure_trust(verify)
     config = uvicorn.Config(
         app,
         lifespan="off",
@@ -59,7 +52,7 @@ def uvicorn_thread(
         time.sleep(0.01)
     scheme = "https" if tls is not None else "http"
     try:
-        yield RunningServer(f"{scheme}://127.0.0.1:{port}", verify)
+        yield RunningServer(f"{scheme}://127.0.0.1:{port}", _verify(tls))
     finally:
         server.should_exit = True
         thread.join(10)
@@ -67,13 +60,9 @@ def uvicorn_thread(
 
 
 def _listening_socket() -> tuple[socket.socket, int]:
-    # IPPROTO_TCP, not 0: asyncio turns Nagle off (TCP_NODELAY) only on
-    # sockets whose proto says TCP; with 0 each small response write waits
-    # for a delayed ACK (40 ms a request on Linux).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    # The live server's socket: its proto says TCP, so asyncio turns Nagle
+    # off on each connection (otherwise a delayed ACK, 40 ms a request).
+    sock = listening_socket("127.0.0.1", 0)
     return sock, sock.getsockname()[1]
 
 

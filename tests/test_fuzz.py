@@ -85,11 +85,12 @@ def test_generated_requests_agree(routes: Routes) -> None:
     assert tally.outcomes[("async", "200")] > CI_SAMPLE // 2
 
 
-def test_generator_covers_every_dimension() -> None:
-    seen: set[str] = set()
+def generated(count: int) -> list[FuzzRequest]:
+    """The first ``count`` requests the seeded generator draws."""
+    drawn: list[FuzzRequest] = []
 
     @settings(
-        max_examples=400,
+        max_examples=count,
         database=None,
         phases=[Phase.generate],
         deadline=None,
@@ -98,32 +99,21 @@ def test_generator_covers_every_dimension() -> None:
     @seed(CI_SEED)
     @given(requests())
     def collect(request: FuzzRequest) -> None:
-        seen.update(dimensions(request))
+        drawn.append(request)
 
     collect()
+    return drawn
+
+
+def test_generator_covers_every_dimension() -> None:
+    seen: set[str] = set()
+    for request in generated(400):
+        seen.update(dimensions(request))
     assert set(DIMENSIONS) - seen == set()
 
 
 def test_generator_is_reproducible() -> None:
-    def sample() -> list[FuzzRequest]:
-        drawn: list[FuzzRequest] = []
-
-        @settings(
-            max_examples=20,
-            database=None,
-            phases=[Phase.generate],
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @seed(CI_SEED)
-        @given(requests())
-        def collect(request: FuzzRequest) -> None:
-            drawn.append(request)
-
-        collect()
-        return drawn
-
-    assert sample() == sample()
+    assert generated(20) == generated(20)
 
 
 # --- bugs the fuzzer found, each as the request hypothesis shrank it to ---------
