@@ -124,25 +124,18 @@ def daphne_listener(app: Any, *, tls: Any = None) -> Iterator[RunningServer]:
     from restflow_parity.live.servers import _DaphneHost
 
     host = _DaphneHost.get()
-    threads = host._threads
-    reactor = host._reactor
     sock, port = _listening_socket()
-    factory = host.server.http_factory
+    factory = None
     if tls is not None:
         from twisted.internet import ssl as twisted_ssl
         from twisted.protocols.tls import TLSMemoryBIOFactory
 
         context = twisted_ssl.DefaultOpenSSLContextFactory(tls[2], tls[1])
-        factory = TLSMemoryBIOFactory(context, False, factory)
-    host.apps[port] = app
-    sock.setblocking(False)
-    listening = threads.blockingCallFromThread(
-        reactor, reactor.adoptStreamPort, sock.fileno(), sock.family, factory
-    )
+        factory = TLSMemoryBIOFactory(context, False, host.server.http_factory)
+    listening = host.listen(sock, app, factory)
     scheme = "https" if tls is not None else "http"
     try:
         yield RunningServer(f"{scheme}://127.0.0.1:{port}", _verify(tls))
     finally:
-        threads.blockingCallFromThread(reactor, listening.stopListening)
-        del host.apps[port]
+        host.close(listening, port, lambda: None)
         sock.close()

@@ -7,6 +7,7 @@ of them must show.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import socket
 import threading
@@ -23,6 +24,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.backends.signals import connection_created
 from django.test import Client, override_settings
+from django.utils import timezone, translation
+from products import live_views
 from products.models import Product
 
 from restflow_parity.client import AsyncAPIClient
@@ -383,6 +386,55 @@ def test_each_server_serves_and_stops_cleanly(name):
     assert all(t.name.startswith("restflow-parity daphne") for t in left)
     if connection.vendor == "postgresql":
         assert other_backends() == 0
+
+
+# What a request on a fresh WSGI thread sees: nothing the test thread set.
+FRESH_CONTEXT = {"mark": None, "language": "en-us", "timezone": "America/Chicago"}
+
+
+@contextlib.contextmanager
+def context_set_in_the_test_thread():
+    """A language, a time zone and a plain ContextVar, set in the test's thread."""
+    token = live_views.TEST_MARK.set("the test thread")
+    try:
+        with translation.override("fr"), timezone.override("Asia/Tokyo"):
+            yield
+    finally:
+        live_views.TEST_MARK.reset(token)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("name", ["uvicorn", "daphne", "hypercorn"])
+def test_requests_do_not_inherit_the_test_threads_context(name):
+    with (
+        override_settings(ROOT_URLCONF=LIVE_URLS, **{SETTING: name}),
+        context_set_in_the_test_thread(),
+        AsyncLiveServer() as server,
+    ):
+        assert httpx.get(server + "/live/context/").json() == FRESH_CONTEXT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daphne_ports_opened_from_the_test_thread_get_a_fresh_context():
+    # The fuzzer's daphne adds its port from the test's own thread. Twisted
+    # ran that call, and every request on the port, in a copy of the test's
+    # context; on asgiref 3.8 a request's urlconf reset then raced the
+    # test's next request for one shared dict (an AttributeError on 'value').
+    from django.core.asgi import get_asgi_application
+
+    from restflow_parity.live.servers import _DaphneHost
+
+    host = _DaphneHost.get()
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with override_settings(ROOT_URLCONF=LIVE_URLS), context_set_in_the_test_thread():
+        listening = host.listen(sock, get_asgi_application())
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/live/context/")
+        finally:
+            host.close(listening, port, lambda: None)
+            sock.close()
+    assert answer.json() == FRESH_CONTEXT
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib
 import importlib.util
 import os
@@ -186,27 +187,43 @@ class _DaphneHost:
             raise RuntimeError(f"No daphne live server listens on {server}.")
         await app(scope, receive, send)
 
-    def listen(self, sock: socket.socket, app: ASGIApp) -> Any:
-        """Serve ``app`` on ``sock``; return the listening port, for ``close``."""
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` in the reactor thread and return its result.
+
+        The call runs in an empty context. Twisted's reactor is an asyncio
+        loop here, and a callback scheduled from another thread runs in a copy
+        of that thread's context; so does everything the callback sets up,
+        down to each request's task. Called from a test's thread, every daphne
+        request would inherit the test's context: its active language and
+        time zone, and on asgiref 3.8 (whose ``Local`` keeps one dict per
+        context and shares it with copies) the very dict Django's urlconf and
+        translation state live in, which two threads then race on.
+        """
+        return contextvars.Context().run(
+            self._threads.blockingCallFromThread, self._reactor, function, *args
+        )
+
+    def listen(self, sock: socket.socket, app: ASGIApp, factory: Any = None) -> Any:
+        """Serve ``app`` on ``sock``; return the listening port, for ``close``.
+
+        ``factory`` wraps daphne's HTTP factory (a TLS one, say) when given.
+        """
         self.apps[sock.getsockname()[1]] = app
         sock.setblocking(False)
         # adoptStreamPort duplicates the descriptor: ours is closed by our caller.
-        return self._threads.blockingCallFromThread(
-            self._reactor,
+        return self.call(
             self._reactor.adoptStreamPort,
             sock.fileno(),
             sock.family,
-            self.server.http_factory,
+            factory if factory is not None else self.server.http_factory,
         )
 
     def close(self, listening: Any, port: int, wait_idle: Callable[[], Any]) -> None:
         """Stop accepting, let requests in flight finish, drop what is left."""
         try:
-            self._threads.blockingCallFromThread(self._reactor, listening.stopListening)
+            self.call(listening.stopListening)
             wait_idle()
-            self._threads.blockingCallFromThread(
-                self._reactor, self._drop_connections, port
-            )
+            self.call(self._drop_connections, port)
         finally:
             del self.apps[port]
 

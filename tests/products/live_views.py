@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth import authenticate, login
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 
 from products.models import Product
@@ -86,3 +88,18 @@ async def async_create(request: HttpRequest) -> JsonResponse:
 async def slow(request: HttpRequest) -> JsonResponse:
     await asyncio.sleep(float(request.GET.get("seconds", "0.2")))
     return JsonResponse({"slept": True})
+
+
+#: Set by a test in its own thread; a server's request must not see it.
+TEST_MARK: ContextVar[str] = ContextVar("live_views_test_mark")
+
+
+def context_state(request: HttpRequest) -> JsonResponse:
+    """The context-local state a request inherited: none, as on a WSGI thread."""
+    return JsonResponse(
+        {
+            "mark": TEST_MARK.get(None),
+            "language": translation.get_language(),
+            "timezone": timezone.get_current_timezone_name(),
+        }
+    )
