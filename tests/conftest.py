@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -50,3 +51,31 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+#: For the pytest runs a test starts: none of them uses hypothesis, and its
+#: plugin's terminal summary imports all of it (hypothesis 6.168 imports
+#: ``hypothesis.internal.observability``), about a second of each run's three.
+NO_HYPOTHESIS = "-p no:hypothesispytest"
+
+
+def _skip_hypothesis(monkeypatch: pytest.MonkeyPatch) -> None:
+    addopts = f"{os.environ.get('PYTEST_ADDOPTS', '')} {NO_HYPOTHESIS}"
+    monkeypatch.setenv("PYTEST_ADDOPTS", addopts.strip())
+
+
+@pytest.fixture(autouse=True)
+def _no_hypothesis_in_child_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Subprocesses started by a test skip hypothesis's plugin. This process
+    keeps it: it was loaded before any fixture ran."""
+    _skip_hypothesis(monkeypatch)
+
+
+@pytest.fixture
+def pytester(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> pytest.Pytester:
+    """pytester, whose runs skip hypothesis's plugin too (pytester itself
+    clears ``PYTEST_ADDOPTS``, so this comes after it)."""
+    _skip_hypothesis(monkeypatch)
+    return pytester
