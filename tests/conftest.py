@@ -54,7 +54,7 @@ def _fresh_cache() -> None:
 
 
 #: For the pytest runs a test starts: none of them uses hypothesis, and its
-#: plugin's terminal summary imports all of it (hypothesis 6.168 imports
+#: plugin's terminal summary imports all of it (6.168 to 6.170 import
 #: ``hypothesis.internal.observability``), about a second of each run's three.
 NO_HYPOTHESIS = "-p no:hypothesispytest"
 
