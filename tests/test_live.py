@@ -423,9 +423,10 @@ def test_daphne_ports_opened_from_the_test_thread_get_a_fresh_context():
     from django.core.asgi import get_asgi_application
 
     from restflow_parity.live.servers import _DaphneHost
+    from restflow_parity.live.thread import listening_socket
 
     host = _DaphneHost.get()
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = listening_socket("127.0.0.1", 0)  # the live server's own socket
     port = sock.getsockname()[1]
     with override_settings(ROOT_URLCONF=LIVE_URLS), context_set_in_the_test_thread():
         listening = host.listen(sock, get_asgi_application())
