@@ -432,8 +432,13 @@ def assert_test_databases_per_worker(project: Project, suffixes: set[str]) -> No
 def assert_live_servers_per_worker(
     project: Project, processes: set[int], *, every: bool
 ) -> None:
-    """Live-server requests were served in the test's own process, on a port
-    no other process used; in ``every`` worker when the runner guarantees it.
+    """Live-server requests were served by worker processes; in ``every``
+    worker when the runner guarantees it.
+
+    That each request was served in the process of the test that sent it is
+    asserted by the test bodies (the view answers with its pid). Ports are not
+    compared across processes: once one worker's server closes, the kernel may
+    hand the same ephemeral port to another worker's next server.
     """
     served = project.by_process("served", "port")
     if every:
@@ -441,8 +446,6 @@ def assert_live_servers_per_worker(
     else:  # xdist's load scheduling may keep the live tests on one worker
         assert served, "no live server served a request"
         assert set(served) <= processes, served
-    ports = [port for process_ports in served.values() for port in process_ports]
-    assert len(ports) == len(set(ports)), served
 
 
 def assert_both_stacks_served(project: Project) -> None:
