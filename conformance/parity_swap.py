@@ -45,8 +45,10 @@ def apply_swap(swap: str) -> dict[str, str]:
         return {}
     if swap in ("sync", "async"):
         return _swap_django(swap)
-    if swap in ("dropin", "both"):
+    if swap == "dropin":
         return _swap_drf()
+    if swap == "both":
+        return {**_swap_drf(), **_swap_django_factory()}
     if swap == "adrf":
         return _swap_adrf()
     raise ValueError(f"unknown swap {swap!r}; one of {SWAPS}")
@@ -107,6 +109,26 @@ def _swap_drf() -> dict[str, str]:
             done[f"rest_framework.test.{name}.client_class"] = _name(client)
     _set(drf, "APIClient", client, done)
     _set(drf, "APIRequestFactory", factory, done)
+    return done
+
+
+def _swap_django_factory() -> dict[str, str]:
+    """Django's ``RequestFactory`` too, for the both-modes runs.
+
+    DRF's tests build requests with it as well (``tests/schemas``), and a user
+    adopting the kit changes that import along with DRF's; left alone, those
+    async variants would build WSGI requests and test one stack twice.
+    ``Client`` needs no swap: ``run_both_modes`` already replaces a class's
+    stock ``client_class``.
+    """
+    import django.test
+    import django.test.client
+
+    from restflow_parity import test
+
+    done: dict[str, str] = {}
+    _set(django.test, "RequestFactory", test.RequestFactory, done)
+    _set(django.test.client, "RequestFactory", test.RequestFactory, done)
     return done
 
 

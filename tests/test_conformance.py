@@ -309,9 +309,16 @@ def test_django_tests_run_three_ways(tmp_path: Path) -> None:
 def test_drf_tests_run_under_both_modes_reach_asgi(tmp_path: Path) -> None:
     # DRF's conftest imports it; conformance/requirements.txt installs it.
     pytest.importorskip("dj_database_url", reason="pip install dj-database-url")
-    args = ("--drf-tests", "tests/test_testing.py", "--only", "both-async")
+    # test_openapi builds its requests with Django's RequestFactory.
+    # (A class, not a test: the both-modes run renames its tests.)
+    generator = "tests/schemas/test_openapi.py::TestGenerator"
+    openapi = f"{generator}::test_schema_construction"
+    args = ("--drf-tests", "tests/test_testing.py", generator, "--only", "both-async")
     _, report = harness(tmp_path, "--suite", "drf", "--workers", "0", *args)
-    assert [r["run"] for r in report["runs"]] == ["drf", "both-async"]  # type: ignore[index]
+    runs = {r["run"]: r for r in report["runs"]}  # type: ignore[attr-defined]
+    assert list(runs) == ["drf", "both-async"]
+    swapped = runs["both-async"]["classes"]
+    assert swapped["django.test.RequestFactory"].endswith("factory.RequestFactory")
     baseline = record(tmp_path, "drf-drf")
     variants = record(tmp_path, "drf-both-async")
     assert len(baseline) > 20
@@ -322,6 +329,9 @@ def test_drf_tests_run_under_both_modes_reach_asgi(tmp_path: Path) -> None:
         if test.get("mode"):
             assert test_id == f"{test['base']}_async"
             assert test["base"] in baseline
-    # self.client of an async variant is on the async stack.
+    # self.client of an async variant is on the async stack, and so is a
+    # request from Django's RequestFactory.
     assert any(t.get("asgi") for t in variants.values() if t.get("mode") == "async")
+    assert variants[f"{openapi}_async"]["asgi"] > 0
+    assert baseline[openapi]["wsgi"] > 0
     assert not any(t.get("asgi") for t in baseline.values())
