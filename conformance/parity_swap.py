@@ -59,9 +59,18 @@ def _set(module: Any, name: str, cls: type, done: dict[str, str]) -> None:
     done[f"{module.__name__}.{name}"] = _name(cls)
 
 
-def _swap_django(swap: str) -> dict[str, str]:
+def _set_in_django_test(pairs: dict[str, type], done: dict[str, str]) -> None:
+    """Replace names where tests import them: ``django.test`` and
+    ``django.test.client``."""
     import django.test
     import django.test.client
+
+    for name, cls in pairs.items():
+        _set(django.test, name, cls, done)
+        _set(django.test.client, name, cls, done)
+
+
+def _swap_django(swap: str) -> dict[str, str]:
     from django.test import SimpleTestCase
 
     from restflow_parity import test
@@ -81,9 +90,7 @@ def _swap_django(swap: str) -> dict[str, str]:
             "AsyncRequestFactory": test.AsyncAPIRequestFactory,
         }
         attribute, client = "async_client_class", test.AsyncAPIClient
-    for name, cls in pairs.items():
-        _set(django.test, name, cls, done)
-        _set(django.test.client, name, cls, done)
+    _set_in_django_test(pairs, done)
     setattr(SimpleTestCase, attribute, client)
     done[f"django.test.SimpleTestCase.{attribute}"] = _name(client)
     return done
@@ -121,14 +128,10 @@ def _swap_django_factory() -> dict[str, str]:
     ``Client`` needs no swap: ``run_both_modes`` already replaces a class's
     stock ``client_class``.
     """
-    import django.test
-    import django.test.client
-
     from restflow_parity import test
 
     done: dict[str, str] = {}
-    _set(django.test, "RequestFactory", test.RequestFactory, done)
-    _set(django.test.client, "RequestFactory", test.RequestFactory, done)
+    _set_in_django_test({"RequestFactory": test.RequestFactory}, done)
     return done
 
 
