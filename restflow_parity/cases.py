@@ -24,6 +24,7 @@ from rest_framework.test import URLPatternsTestCase as DRFURLPatternsTestCase
 
 from restflow_parity.assertions import ParityAssertions
 from restflow_parity.client import APIClient, AsyncAPIClient, Client
+from restflow_parity.ledger import current, recording
 
 __all__ = [
     "APILiveServerTestCase",
@@ -55,11 +56,13 @@ class AsyncAPITestCaseMixin(ParityAssertions, SimpleTestCase):
 
     def __call__(self, result: Any = None) -> None:
         self._install_async_hooks()
-        super().__call__(result)
+        with recording(None):  # a forgotten await fails the test
+            super().__call__(result)
 
     def debug(self) -> None:
         self._install_async_hooks()
-        super().debug()
+        with recording(None):
+            super().debug()
 
     def _install_async_hooks(self) -> None:
         # When the test starts, not in __init__: test instances must stay
@@ -76,6 +79,9 @@ class AsyncAPITestCaseMixin(ParityAssertions, SimpleTestCase):
                 await method()
             finally:
                 await self.asyncTearDown()
+            ledger = current()
+            if ledger is not None:
+                ledger.verify()
 
         return run
 

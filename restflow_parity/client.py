@@ -42,14 +42,15 @@ from restflow_parity.handler import (
     AsyncClientHandler,
     aiter_blocking,
     closing_worker_connections,
-    warn_at,
 )
+from restflow_parity.ledger import sending
 from restflow_parity.modes import Mode, active_mode
 from restflow_parity.pending import (
     MissingAwaitError,
     PendingResponse,
     call_site,
     in_event_loop,
+    warn_at,
 )
 from restflow_parity.scope import SCOPE_KEYS
 from restflow_parity.watchdog import (
@@ -253,14 +254,19 @@ class ClientBase(ClientMixin, RequestBuilder):
         site: Any = None,
     ) -> HttpResponseBase:
         handler = self._handler_for("async")
-        with self._recording() as rendered:
-            response: HttpResponseBase = await handler(
-                environ,
-                self._force_user,
-                self._force_token,
-                overrides=overrides,
-                site=site,
-            )
+        # Names this client in the stack ledger, should it be the wrong stack.
+        sender = sending.set(self)
+        try:
+            with self._recording() as rendered:
+                response: HttpResponseBase = await handler(
+                    environ,
+                    self._force_user,
+                    self._force_token,
+                    overrides=overrides,
+                    site=site,
+                )
+        finally:
+            sending.reset(sender)
         self._finish(response, environ, rendered)
         return response
 
@@ -319,6 +325,7 @@ class ClientBase(ClientMixin, RequestBuilder):
     ) -> Any:
         hop = first_hop(body, content_type, extra)
         if isinstance(response, PendingResponse):
+            response._settle()  # the follow-up awaits it, or answers for it
             follow = partial(self._afollow, response, hop, headers)
             return PendingResponse(follow, response._description)
         chain: list[tuple[str, int]] = []

@@ -32,6 +32,7 @@ from restflow_parity.handler import (
     body_stream,
     request_scope,
 )
+from restflow_parity.ledger import record_built
 from restflow_parity.middleware import ensure_scope
 from restflow_parity.modes import active_mode
 from restflow_parity.scope import SCOPE_KEYS, HTTPScope
@@ -55,7 +56,8 @@ class RequestFactoryBase(RequestBuilder):
         keys (``path=``, ``headers=[...]``) are taken too, as Django's
         ``AsyncRequestFactory.request()`` takes them."""
         built: Any
-        if (self.stack or active_mode()) == "async":
+        stack = self.stack or active_mode() or "sync"
+        if stack == "async":
             scope, body = self._scope_and_body(request)
             built = ASGIRequest(scope, body_stream(body))
         else:
@@ -69,6 +71,7 @@ class RequestFactoryBase(RequestBuilder):
             built = WSGIRequest(self._base_environ(**request))
             ensure_scope(built)
         built._dont_enforce_csrf_checks = not self.enforce_csrf_checks
+        record_built(stack, self, built)
         return built  # type: ignore[no-any-return]
 
     def _base_scope(self, **request: Any) -> HTTPScope:

@@ -11,7 +11,6 @@ The request's thread-sensitive calls reach that thread through a relay
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -35,7 +34,7 @@ from django.test.client import conditional_content_removal
 
 from restflow_parity.environ import ScopeLossWarning, lost_in_scope
 from restflow_parity.hop import relayed
-from restflow_parity.pending import call_site
+from restflow_parity.pending import Site, warn_at
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
 
@@ -46,7 +45,6 @@ __all__ = [
     "closing_worker_connections",
     "connection_recycling_paused",
     "request_scope",
-    "warn_at",
 ]
 
 #: What Django's ASGIHandler says when it serves a sync iterator (and
@@ -61,22 +59,6 @@ ASYNC_STREAM_WARNING = (
     "StreamingHttpResponse must consume asynchronous iterators in order to "
     "serve them synchronously. Use a synchronous iterator instead."
 )
-
-Site = tuple[str, int, dict[str, Any]]
-
-
-def warn_at(message: str, category: type[Warning], site: Site | None = None) -> None:
-    """Warn at ``site`` (a test's line), or at the innermost line outside the kit."""
-    filename, lineno, module_globals = site or call_site()
-    warnings.warn_explicit(
-        message,
-        category,
-        filename,
-        lineno,
-        module=module_globals.get("__name__"),
-        registry=module_globals.setdefault("__warningregistry__", {}),
-        module_globals=module_globals,
-    )
 
 
 def request_scope(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -63,14 +64,22 @@ def first_step(generator: AsyncGenerator[Any, None], shared: bool) -> Awaitable[
 
 
 def coroutine_test(obj: Any) -> tuple[Callable[..., Any] | None, bool]:
-    """The test's coroutine function, and whether another plugin wrapped it.
+    """The test's coroutine function, and whether pytest-asyncio wrapped it.
 
     pytest-asyncio swaps the test for a sync wrapper made with functools.wraps;
-    the public ``__wrapped__`` leads back to the user's coroutine function.
+    its public ``__wrapped__`` leads back to the user's coroutine function.
+    Only that wrapper is looked through: any other sync wrapper of a
+    coroutine (hypothesis's ``@given``, a user's decorator) is the test, and
+    running what it wraps would skip what it does.
     """
-    claimed = False
-    while obj is not None:
-        if inspect.iscoroutinefunction(obj):
-            return obj, claimed
-        obj, claimed = getattr(obj, "__wrapped__", None), True
+    if inspect.iscoroutinefunction(obj):
+        return obj, False
+    wrapped = getattr(obj, "__wrapped__", None)
+    if _made_by_pytest_asyncio(obj) and inspect.iscoroutinefunction(wrapped):
+        return wrapped, True
     return None, False
+
+
+def _made_by_pytest_asyncio(obj: Any) -> bool:
+    code = getattr(obj, "__code__", None)
+    return code is not None and "pytest_asyncio" in Path(code.co_filename).parts

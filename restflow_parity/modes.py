@@ -41,6 +41,7 @@ ENV_VAR = "RESTFLOW_PARITY_MODE"
 CHOICES = ("both", "sync", "async")
 _MODE_ATTR = "_restflow_parity_mode"
 _HOOKED_ATTR = "_restflow_parity_hooked"
+_SPLIT_ATTR = "_restflow_parity_split"  # the test names split on a class
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
@@ -152,6 +153,7 @@ class _BothModesMethod:
     def __set_name__(self, owner: type, name: str) -> None:
         _require_test_case(owner, f"@run_both_modes on {owner.__qualname__}.{name}")
         variant_client_classes(owner)  # refuse a one-stack client_class now
+        _refuse_collisions(owner, [name])
         delattr(owner, name)
         _add_variants(owner, name, self.function)
 
@@ -184,6 +186,7 @@ def _split_class(cls: C) -> C:
         and callable(getattr(cls, name))
         and mode_of(getattr(cls, name)) is None
     ]
+    _refuse_collisions(cls, names)
     for name in names:
         function = getattr(cls, name)
         # Hide the original from the loader; inherited methods can't be deleted.
@@ -195,6 +198,25 @@ def _split_class(cls: C) -> C:
     return cls
 
 
+def _refuse_collisions(owner: type, names: list[str]) -> None:
+    """A variant must not take the name of a test the user wrote: that test
+    would be overwritten and never run."""
+    for name in names:
+        for mode in MODES:
+            taken = f"{name}_{mode}"
+            existing = getattr(owner, taken, None)
+            if taken in names or (existing is not None and mode_of(existing) is None):
+                raise TypeError(
+                    f"@run_both_modes on {owner.__qualname__}: {name} would "
+                    f"become {name}_sync and {name}_async, but "
+                    f"{owner.__qualname__} already has a test named {taken}, "
+                    "which the variant would overwrite, so it would never run. "
+                    f"Rename one of the two (say {name}_both_stacks or "
+                    f"{taken}_job), or decorate only the methods that should "
+                    "run on both stacks."
+                )
+
+
 def _add_variants(owner: type, name: str, function: Callable[..., Any]) -> None:
     for mode in MODES:
         variant = _variant(function, mode)
@@ -203,16 +225,20 @@ def _add_variants(owner: type, name: str, function: Callable[..., Any]) -> None:
         variant.__qualname__ = f"{owner.__qualname__}.{variant.__name__}"
         variant.__module__ = owner.__module__
         setattr(owner, variant.__name__, variant)
+    split = getattr(owner, _SPLIT_ATTR, frozenset())
+    setattr(owner, _SPLIT_ATTR, split | {name})
     _hook_runs(owner)
 
 
 def _variant(function: Callable[..., Any], mode: Mode) -> Callable[..., Any]:
-    skip = _skip_unless_selected  # a closure cell: the code reads no globals
+    # Closure cells: the code reads no globals (see _with_globals).
+    skip, verify = _skip_unless_selected, _verify_ledger
     if iscoroutinefunction(function):
 
         async def async_variant(self: Any) -> None:
             skip(mode)
             await function(self)
+            verify(self)
 
         template: Callable[..., Any] = async_variant
     else:
@@ -220,6 +246,7 @@ def _variant(function: Callable[..., Any], mode: Mode) -> Callable[..., Any]:
         def sync_variant(self: Any) -> None:
             skip(mode)
             function(self)
+            verify(self)
 
         template = sync_variant
     variant = _with_globals(template, function)
@@ -256,6 +283,50 @@ def _skip_unless_selected(mode: Mode) -> None:
         )
 
 
+def _verify_ledger(test: Any) -> None:
+    """Fail the variant for a wrong-stack request or a forgotten ``await``
+    (after the body passed), and again for any that ``tearDown()`` makes."""
+    __tracebackhide__ = True
+    from restflow_parity.ledger import current
+
+    ledger = current()
+    if ledger is not None:
+        ledger.verify()
+        test.addCleanup(ledger.verify)
+
+
+def _adopt_overrides(cls: type) -> None:
+    """A subclass's own ``test_x`` replaces the body its parent split.
+
+    Without this, ``Child.test_x_sync`` would run the parent's body while the
+    child's ``test_x`` ran once, on one stack. ``test_x = None`` in the child
+    turns the variants off, as it turns off any inherited test.
+    """
+    for name in getattr(cls, _SPLIT_ATTR, ()):
+        if name not in cls.__dict__:
+            continue
+        override = cls.__dict__[name]
+        if callable(override) and mode_of(override) is None:
+            delattr(cls, name)
+            _add_variants(cls, name, override)
+        elif override is None:
+            for mode in MODES:
+                setattr(cls, f"{name}_{mode}", None)
+
+
+def _hook_subclasses(owner: type) -> None:
+    previous = owner.__dict__.get("__init_subclass__")
+
+    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+        if previous is not None:
+            previous.__func__(cls, **kwargs)
+        else:
+            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+        _adopt_overrides(cls)
+
+    owner.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+
+
 def _hook_runs(owner: type) -> None:
     """Give each variant its mode's client and factory before setUp() runs.
 
@@ -271,6 +342,7 @@ def _hook_runs(owner: type) -> None:
         return  # a hooked parent's entry points already serve subclasses
     for entry in ("__call__", "debug"):
         setattr(owner, entry, _arming(getattr(owner, entry)))
+    _hook_subclasses(owner)
     setattr(owner, _HOOKED_ATTR, True)
 
 
@@ -281,7 +353,7 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         mode = mode_of(method)
         if mode is None:
             return entry(self, *args, **kwargs)
-        from restflow_parity.factory import APIRequestFactory
+        from restflow_parity.ledger import allowed_stack, recording
         from restflow_parity.variant_state import variant_state
 
         self.mode = mode
@@ -293,12 +365,54 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         # def body and awaitable in an async def one.
         self.client = client_class(**options)
         self.async_client = async_client_class(**options)
-        self.factory = APIRequestFactory()
-        # The variant starts from the caches its body would see alone.
-        with activated(mode), variant_state():
+        factory = variant_factory(getattr(type(self), "factory", None))
+        if factory is not None:
+            self.factory = factory
+        allowed = allowed_stack(method, type(self))
+        # The variant starts from the caches its body would see alone, and
+        # the ledger counts which stack serves its requests.
+        with activated(mode), variant_state(), recording(mode, allowed):
             return entry(self, *args, **kwargs)
 
     return armed
+
+
+def variant_factory(declared: Any) -> Any:
+    """``self.factory`` for a variant, from the class's own ``factory``.
+
+    None (no ``factory`` on the class): the mode-aware ``APIRequestFactory``.
+    A mode-aware factory of the kit's: kept, it follows the variant. Django's,
+    DRF's or the kit's one-stack factory: rebuilt as the mode-aware one with
+    the arguments it was made with (headers, ``enforce_csrf_checks``, JSON
+    encoder). Anything else called ``factory`` (a model factory, a subclass
+    the kit cannot rebuild) is the class's business: returned as None, it
+    is left alone, and the ledger says if it builds for the wrong stack.
+    """
+    from django.test.client import AsyncRequestFactory
+    from django.test.client import RequestFactory as DjangoFactory
+    from rest_framework.test import APIRequestFactory as DRFFactory
+
+    from restflow_parity.factory import (
+        APIRequestFactory,
+        AsyncAPIRequestFactory,
+        RequestFactory,
+        SyncAPIRequestFactory,
+    )
+
+    if declared is None:
+        return APIRequestFactory()
+    kind = type(declared)
+    if kind in (SyncAPIRequestFactory, AsyncAPIRequestFactory, DRFFactory):
+        rebuilt: type = APIRequestFactory
+    elif kind in (DjangoFactory, AsyncRequestFactory):
+        rebuilt = RequestFactory
+    else:
+        return None
+    return rebuilt(
+        enforce_csrf_checks=getattr(declared, "enforce_csrf_checks", False),
+        json_encoder=declared.json_encoder,
+        **declared.defaults,
+    )
 
 
 def variant_client_classes(owner: type) -> tuple[type, type]:

@@ -1,8 +1,9 @@
 """``PendingResponse``: what an awaitable client's verbs return.
 
 Awaiting it sends the request. Touching it like a response first raises
-``MissingAwaitError`` with the fix, and one that is never awaited warns at
-the test's line, not at a line of the kit.
+``MissingAwaitError`` with the fix. One that is never awaited fails the test
+that made it (the test's ledger holds it; see ``ledger.py``), with that
+message at the test's line; outside a test it warns there.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from typing import Any, NoReturn
 
 from django.http import HttpResponseBase
 
-__all__ = ["MissingAwaitError", "PendingResponse", "call_site", "in_event_loop"]
+__all__ = [
+    "MissingAwaitError",
+    "PendingResponse",
+    "Site",
+    "call_site",
+    "in_event_loop",
+    "warn_at",
+]
 
 # Frames of these files are the kit's (or asgiref's, or unittest's), never the
 # line a user wrote.
@@ -49,12 +57,33 @@ def in_event_loop() -> bool:
     return True
 
 
-def call_site() -> tuple[str, int, dict[str, Any]]:
+Site = tuple[str, int, dict[str, Any]]
+
+
+def call_site() -> Site:
     """The file, line and globals of the innermost frame outside the kit."""
     frame = sys._getframe(1)
     while frame.f_back is not None and _internal(frame.f_code.co_filename):
         frame = frame.f_back
     return frame.f_code.co_filename, frame.f_lineno, frame.f_globals
+
+
+def warn_at(message: str, category: type[Warning], site: Site | None = None) -> None:
+    """Warn at ``site`` (a test's line), or at the innermost line outside the kit."""
+    filename, lineno, module_globals = site or call_site()
+    # Module globals let linecache find the source of a zipped or lazily
+    # loaded module; for code with no file of its own (``python -c``, a
+    # shell) its loader cannot be asked, and the file name is all there is.
+    has_file = not filename.startswith("<")
+    warnings.warn_explicit(
+        message,
+        category,
+        filename,
+        lineno,
+        module=module_globals.get("__name__"),
+        registry=module_globals.setdefault("__warningregistry__", {}),
+        module_globals=module_globals if has_file else None,
+    )
 
 
 class PendingResponse:
@@ -64,19 +93,39 @@ class PendingResponse:
     with the fix, instead of a puzzling ``AttributeError`` on a coroutine.
     """
 
-    __slots__ = ("_awaited", "_description", "_send", "_site")
+    __slots__ = ("__weakref__", "_awaited", "_description", "_ledger", "_send", "_site")
 
     def __init__(
         self, send: Callable[[], Awaitable[HttpResponseBase]], description: str
     ) -> None:
+        from restflow_parity.ledger import current
+
         self._send = send
         self._description = description
         self._awaited = False
         self._site = call_site()
+        # The test that made it answers for it.
+        self._ledger = current()
+        if self._ledger is not None:
+            self._ledger.pending.add(self)
 
     def __await__(self) -> Generator[Any, None, HttpResponseBase]:
-        self._awaited = True
+        self._settle()
         return self._send().__await__()
+
+    def _settle(self) -> None:
+        """Awaited, or handed to another ``PendingResponse`` that will be."""
+        self._awaited = True
+        if self._ledger is not None:
+            self._ledger.pending.discard(self)
+
+    def unawaited(self) -> str:
+        """The failure message for a response nobody awaited."""
+        filename, lineno, _ = self._site
+        return (
+            f"{self._description} was never awaited, so no request was sent: add "
+            f"`await` in front of the call (at {filename}:{lineno})."
+        )
 
     def _missing_await(self, what: str) -> NoReturn:
         __tracebackhide__ = True
@@ -115,14 +164,13 @@ class PendingResponse:
     def __del__(self) -> None:
         if self._awaited:
             return
-        filename, lineno, module_globals = self._site
-        warnings.warn_explicit(
+        ledger = self._ledger
+        if ledger is not None and ledger.open:
+            ledger.never_awaited.append(self.unawaited())  # fails the test
+            return
+        warn_at(
             f"{self._description} was never awaited, so no request was sent: "
             "add `await` in front of the call.",
             RuntimeWarning,
-            filename,
-            lineno,
-            module=module_globals.get("__name__"),
-            registry=module_globals.setdefault("__warningregistry__", {}),
-            module_globals=module_globals,
+            self._site,
         )

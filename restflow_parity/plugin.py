@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import inspect
 import os
-import re
 from collections.abc import Generator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -45,6 +45,13 @@ from restflow_parity.isolation import (
     executor_context_supported,
     first_step,
 )
+from restflow_parity.ledger import (
+    Ledger,
+    allowed_stack,
+    name_fixture,
+    recording,
+    suspended,
+)
 from restflow_parity.modes import (
     CHOICES,
     ENV_VAR,
@@ -55,6 +62,7 @@ from restflow_parity.modes import (
     selected_modes,
 )
 from restflow_parity.reporter import (
+    LEDGER_PROPERTY,
     VARIANT_PROPERTY,
     WHERE_PROPERTY,
     ParityReporter,
@@ -75,6 +83,8 @@ _DB_FIXTURES = frozenset(
     }
 )
 _LOOP_KEY = pytest.StashKey[TestLoop]()
+_SCOPE_KEY = pytest.StashKey[ExitStack]()
+_LEDGER_KEY = pytest.StashKey[Ledger]()
 _BORROWED_KEY = pytest.StashKey[BorrowedConnections]()
 
 
@@ -139,7 +149,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(reporter, "restflow-parity-reporter")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # First, so the mode leads every variant's id (test_x[sync-...]): a
+    # parameter whose value is "sync" cannot be taken for it (_base_id).
     if metafunc.definition.get_closest_marker("restflow_parity") is None:
         return
     params = [
@@ -183,10 +196,17 @@ def _item_mode(item: pytest.Item) -> str | None:
 
 
 def _base_id(item: pytest.Item, mode: str) -> str:
-    if getattr(item, "callspec", None) is not None:
-        # test_x[sync] or test_x[sync-other]: name the pair test_x[*...].
-        return re.sub(rf"([\[-]){mode}(?=[\]-])", r"\1*", item.nodeid, count=1)
-    return item.nodeid.removesuffix(f"_{mode}")
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return item.nodeid.removesuffix(f"_{mode}")
+    # test_x[sync] or test_x[sync-other]: name the pair test_x[*...].
+    ident = str(callspec.id)
+    stem = item.nodeid[: -len(ident) - 2]
+    if ident == mode or ident.startswith(f"{mode}-"):
+        return f"{stem}[*{ident[len(mode) :]}]"
+    # Another plugin parametrized first: pair by the other parameters.
+    others = {k: v for k, v in callspec.indices.items() if k != "parity_mode"}
+    return f"{stem}[*{sorted(others.items())}]"
 
 
 def _is_unittest(item: pytest.Item) -> bool:
@@ -223,8 +243,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     where = where_it_runs(item.config)  # every test counts towards the positions
-    if _is_variant(item):
+    variant = _is_variant(item)
+    if variant:
         item.user_properties.append((WHERE_PROPERTY, where))
+    # From the first fixture to the last teardown: the ledger counts the
+    # test's requests by stack, and a pytest function variant's caches roll
+    # back (a unittest variant does both itself, in modes.py).
+    scope = item.stash[_SCOPE_KEY] = ExitStack()
+    function_variant = variant and not _is_unittest(item)
+    mode: Any = _item_mode(item) if function_variant else None
+    allowed = allowed_stack(getattr(item, "obj", None), getattr(item, "cls", None))
+    item.stash[_LEDGER_KEY] = scope.enter_context(recording(mode, allowed))
+    if function_variant:
+        scope.enter_context(variant_state())
     if (
         isinstance(item, pytest.Function)
         and owner(item) == "anyio"
@@ -243,6 +274,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
     function = item if isinstance(item, pytest.Function) else None
     original = None
     if function is not None and _borrow_for_anyio(function):
@@ -250,15 +282,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         original = function.obj
         function.obj = wrap_steps(original, _borrowed_executor(function))
     try:
-        if _is_variant(item) and not _is_unittest(item):
-            # A unittest variant rolls back on its own (modes.py); a pytest
-            # function variant is rolled back here.
-            with variant_state():
-                return (yield)
-        return (yield)
+        outcome = yield
     finally:
         if function is not None and original is not None:
             function.obj = original
+    # The body passed: fail it for a forgotten await or a wrong-stack request.
+    ledger = item.stash.get(_LEDGER_KEY, None)
+    if ledger is not None:
+        ledger.verify()
+    return outcome
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -299,14 +331,23 @@ def pytest_fixture_setup(
     anyio test's fixture stays async (anyio runs it), with its database calls
     routed to the test's connection.
     """
+    if fixturedef.scope != "function":
+        # Set up once for many tests: its requests belong to no variant.
+        with suspended():
+            value = yield
+    else:
+        value = yield from _function_fixture_setup(fixturedef, request)
+    # The ledger names a client by the fixture that made it.
+    name_fixture(value, fixturedef.argname, getattr(fixturedef.func, "__module__", ""))
+    return value
+
+
+def _function_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
     item = request.node
     function = async_fixture_function(fixturedef.func)
-    if (
-        function is None
-        or fixturedef.scope != "function"
-        or not isinstance(item, pytest.Function)
-        or not _isolated(item)
-    ):
+    if function is None or not isinstance(item, pytest.Function) or not _isolated(item):
         return (yield)
     bound_to = getattr(fixturedef.func, "__self__", None)
     if (
@@ -359,6 +400,7 @@ def _on_test_loop(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
     try:
         yield
     finally:
@@ -370,6 +412,17 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         if borrowed is not None:
             del item.stash[_BORROWED_KEY]
             borrowed.close()
+        scope = item.stash.get(_SCOPE_KEY, None)
+        if scope is not None:
+            del item.stash[_SCOPE_KEY]
+            scope.close()
+    ledger = item.stash.get(_LEDGER_KEY, None)
+    if ledger is not None:
+        del item.stash[_LEDGER_KEY]
+        if ledger.mode is not None:
+            # The teardown report carries it to the controller (xdist too).
+            item.user_properties.append((LEDGER_PROPERTY, ledger.totals()))
+        ledger.verify()  # what the fixtures' teardown sent
 
 
 def _isolated(item: pytest.Function) -> bool:

@@ -17,10 +17,17 @@ import pytest
 from restflow_parity.report import Report, Run, default_label
 from restflow_parity.summary import ParityTally, Variant, first_line, worse
 
-__all__ = ["VARIANT_PROPERTY", "WHERE_PROPERTY", "ParityReporter", "where_it_runs"]
+__all__ = [
+    "LEDGER_PROPERTY",
+    "VARIANT_PROPERTY",
+    "WHERE_PROPERTY",
+    "ParityReporter",
+    "where_it_runs",
+]
 
 VARIANT_PROPERTY = "restflow_parity"  # "<test>|<mode>"
 WHERE_PROPERTY = "restflow_parity_run"  # {"worker", "position", "started"}
+LEDGER_PROPERTY = "restflow_parity_ledger"  # {"wsgi", "asgi", "by_design"}
 
 _position = 0
 
@@ -74,6 +81,11 @@ class ParityReporter:
                 started=where.get("started"),
             )
         variant.duration += report.duration
+        ledger = properties.get(LEDGER_PROPERTY)
+        if ledger:
+            variant.wsgi = ledger["wsgi"]
+            variant.asgi = ledger["asgi"]
+            variant.by_design = ledger["by_design"]
         _apply(variant, report)
         if report.when == "teardown":
             self.tally.add(self._pending.pop(report.nodeid))

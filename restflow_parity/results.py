@@ -17,6 +17,7 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
+from restflow_parity.ledger import current
 from restflow_parity.modes import Mode, mode_of
 from restflow_parity.summary import Variant, first_line, worse
 
@@ -66,6 +67,7 @@ class ParityRemoteTestResult(RemoteTestResult):
     def stopTest(self, test: Any) -> None:
         where = self._parity_where
         where["duration"] = time.time() - self._parity_started
+        where["ledger"] = _ledger_totals()
         # Replayed in the main process before stopTest: see parityRan().
         self.events.append(("parityRan", self.test_index, where))
         super().stopTest(test)
@@ -158,14 +160,29 @@ class ParityResultMixin(unittest.TestResult):
             variant.position = where["position"]
             variant.started = where["started"]
             variant.duration = where["duration"]
+            _set_ledger(variant, where.get("ledger"))
 
     def stopTest(self, test: Any) -> None:
         variant = self._parity_current.pop(test.id(), None)
         if variant is not None:
             if variant.worker == "main" and variant.started is not None:
                 variant.duration = time.time() - variant.started
+                # The variant's ledger is still open: stopTest runs inside it.
+                _set_ledger(variant, _ledger_totals())
             self.parity_variants.append(variant)
         super().stopTest(test)
+
+
+def _ledger_totals() -> dict[str, int] | None:
+    ledger = current()
+    return ledger.totals() if ledger is not None and ledger.mode else None
+
+
+def _set_ledger(variant: Variant, totals: dict[str, int] | None) -> None:
+    if totals:
+        variant.wsgi = totals["wsgi"]
+        variant.asgi = totals["asgi"]
+        variant.by_design = totals["by_design"]
 
 
 def _first_line(error: BaseException) -> str:

@@ -41,6 +41,7 @@ from restflow_parity.factory import (
     arun_view,
     force_authenticate,
 )
+from restflow_parity.ledger import WrongStackError, one_stack
 from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
 from restflow_parity.modes import run_both_modes
 from restflow_parity.pending import MissingAwaitError, PendingResponse
@@ -75,8 +76,10 @@ __all__ = [
     "URLPatternsTestCase",
     "UnknownUserWarning",
     "WatchdogInterrupt",
+    "WrongStackError",
     "arun_view",
     "cleanup_url_patterns",
     "force_authenticate",
+    "one_stack",
     "run_both_modes",
 ]

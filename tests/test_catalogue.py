@@ -42,15 +42,38 @@ class Catalogue(AsyncAPITestCase):
         await response
 
     def test_never_awaited(self) -> None:
-        pending = AsyncAPIClient().post("/echo/")
-        with self.assertWarnsMessage(RuntimeWarning, "add `await` in front"):
-            pending.__del__()
-        pending._awaited = True
-        # Reported at the line that made the request, not inside the kit.
-        with self.assertWarns(RuntimeWarning) as caught:
-            AsyncAPIClient().post("/echo/")
-        assert caught.filename == __file__
-        assert caught.lineno == sys._getframe().f_lineno - 2
+        class Forgetful(AsyncAPITestCase):
+            async def test_statement(self) -> None:
+                self.client.post("/echo/")  # sends nothing
+
+        result = unittest.TestResult()
+        Forgetful("test_statement")(result)
+        [(_, text)] = result.errors
+        line = Forgetful.test_statement.__code__.co_firstlineno + 1
+        # The test fails, at the line that made the request.
+        assert "MissingAwaitError: AsyncAPIClient.post('/echo/') was never " in text
+        assert f"add `await` in front of the call (at {__file__}:{line})" in text
+
+    def test_never_awaited_outside_a_test(self) -> None:
+        # No test to fail (a script, a shell): a warning at that line.
+        script = (
+            "import django, os\n"
+            "os.environ['DJANGO_SETTINGS_MODULE'] = 'testproject.settings'\n"
+            "django.setup()\n"
+            "from restflow_parity.test import AsyncAPIClient\n"
+            "AsyncAPIClient().post('/echo/')\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+        assert "<string>:5: RuntimeWarning: AsyncAPIClient.post('/echo/') was " in (
+            done.stderr
+        )
+        assert "add `await` in front of the call" in done.stderr
 
     def test_forgotten_await_in_def_test(self) -> None:
         response = AsyncAPIClient().get("/echo/")
@@ -269,6 +292,38 @@ class LoginWarnings(AsyncAPITestCase):
     async def test_other_credentials_stay_silent(self) -> None:
         # A custom backend's keys name no user this check could look up.
         assert await AsyncAPIClient().alogin(token="abc") is False
+
+
+def test_wrong_stack() -> None:
+    from django.test import Client
+
+    @run_both_modes
+    class StockClient(SimpleTestCase):
+        def test_echo(self) -> None:
+            Client().get("/echo/")
+
+    result = unittest.TestResult()
+    StockClient("test_echo_async")(result)
+    [(_, text)] = result.failures
+    assert "WrongStackError: the async variant sent 1 request(s) through WSGI" in text
+    assert "sent by django.test.Client: use restflow_parity.test.Client" in text
+
+
+def test_variant_name_taken() -> None:
+    class Sync(SimpleTestCase):
+        def test_calendar(self) -> None: ...
+
+        def test_calendar_sync(self) -> None: ...
+
+    with pytest.raises(TypeError, match="which the variant would overwrite"):
+        run_both_modes(Sync)
+
+
+def test_one_stack_without_reason() -> None:
+    from restflow_parity import one_stack
+
+    with pytest.raises(ValueError, match="needs reason="):
+        one_stack("sync", reason="")
 
 
 class EveryRowHasItsTest(SimpleTestCase):

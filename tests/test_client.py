@@ -536,9 +536,3 @@ class ForgottenAwaitTests(AsyncAPITestCase):
         pending = self.client.get("/echo/")
         response = await pending
         self.assertEqual(response.status_code, 200)
-
-    def test_never_awaited_warns(self) -> None:
-        pending = AsyncAPIClient().get("/echo/")
-        with self.assertWarnsMessage(RuntimeWarning, "was never awaited"):
-            pending.__del__()
-        pending._awaited = True
