@@ -28,7 +28,6 @@ from django.test.client import (  # type: ignore[attr-defined]
 )
 from django.urls import resolve
 from django.utils.functional import SimpleLazyObject
-from rest_framework.test import ForceAuthClientHandler
 
 from restflow_parity.auth import (
     UnknownUserWarning,
@@ -40,8 +39,10 @@ from restflow_parity.builder import Hop, RequestBuilder, first_hop
 from restflow_parity.handler import (
     ASYNC_STREAM_WARNING,
     AsyncClientHandler,
-    aiter_blocking,
+    KitWSGIHandler,
     closing_worker_connections,
+    name_request,
+    wsgi_stream_for_async,
 )
 from restflow_parity.ledger import sending
 from restflow_parity.modes import Mode, active_mode
@@ -144,7 +145,7 @@ class ClientBase(ClientMixin, RequestBuilder):
     def _handler_for(self, stack: Mode) -> Any:
         handler = self._handlers.get(stack)
         if handler is None:
-            kind = ForceAuthClientHandler if stack == "sync" else AsyncClientHandler
+            kind = KitWSGIHandler if stack == "sync" else AsyncClientHandler
             handler = self._handlers[stack] = kind(self.enforce_csrf_checks)
         return handler
 
@@ -237,14 +238,7 @@ class ClientBase(ClientMixin, RequestBuilder):
         # Thread-sensitive: under Django's runner and the pytest plugin this
         # is the thread holding the test's connection and transaction.
         response = await sync_to_async(self._wsgi_send)(environ)
-        if isinstance(response, StreamingHttpResponse):
-            if response.is_async:
-                # A WSGI server would drain it synchronously, warning.
-                chunks: Any = response.streaming_content
-                response.streaming_content = _warn_first(chunks, ASYNC_STREAM_WARNING)
-            else:
-                content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
-                response.streaming_content = aiter_blocking(content)
+        wsgi_stream_for_async(response)
         return response
 
     async def _asgi_send(
@@ -463,14 +457,6 @@ def _drained_when_read(content: AsyncIterator[bytes]) -> Iterator[bytes]:
     yield from async_to_sync(_drain)(content)
 
 
-async def _warn_first(
-    content: AsyncIterator[bytes], message: str
-) -> AsyncIterator[bytes]:
-    warn_at(message, Warning)  # at the line that starts reading the body
-    async for chunk in content:
-        yield chunk
-
-
 def decorate_response(
     client: Any, response: Any, environ: dict[str, Any], rendered: dict[str, Any]
 ) -> None:
@@ -488,7 +474,8 @@ def decorate_response(
             # Django's AsyncClient records scope keys ("path"), its Client
             # environ names ("PATH_INFO", read by assertRedirects): keep both.
             environ = {**environ, **request.scope}
-            _pickle_without(response, "asgi_request")
+    if request is not None:
+        name_request(response, request)
     response.request = environ
     urlconf = getattr(request, "urlconf", None)
     path_info = environ["PATH_INFO"]
@@ -497,25 +484,3 @@ def decorate_response(
     )
     if response.cookies:
         client.cookies.update(response.cookies)
-
-
-def _pickle_without(response: Any, name: str) -> None:
-    """Leave ``name`` out of ``response``'s pickled state.
-
-    DRF's ``Response.__getstate__`` drops ``wsgi_request`` but not
-    ``asgi_request``, so only an async-stack response failed to cache
-    ("Cannot pickle ResolverMatch"): a difference that comes from the test
-    client, not from production. Classes that pickle everything (Django's
-    plain ``HttpResponse``) are left as they are, on both stacks.
-    """
-    own = getattr(type(response), "__getstate__", None)
-    if own is None or own is getattr(object, "__getstate__", None):
-        return
-
-    def getstate() -> Any:
-        state = dict(own(response))
-        state.pop(name, None)
-        state.pop("__getstate__", None)
-        return state
-
-    response.__getstate__ = getstate

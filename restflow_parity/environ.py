@@ -12,6 +12,7 @@ has no place for are reported, so the async stack can say what it cannot carry.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from io import BytesIO
 from typing import Any
 
 from django.http.request import HttpHeaders
@@ -23,6 +24,7 @@ __all__ = [
     "EMPTY_MEANS_NONE",
     "HEADER_CGI_KEYS",
     "ScopeLossWarning",
+    "environ_from_scope",
     "header_environ",
     "header_text",
     "keyword_environ",
@@ -219,3 +221,50 @@ def lost_in_scope(environ: Mapping[str, Any]) -> list[str]:
     return sorted(
         key for key in environ.keys() - _CARRIED if not key.startswith("HTTP_")
     )
+
+
+def environ_from_scope(scope: Mapping[str, Any], body: Any = None) -> dict[str, Any]:
+    """The WSGI environ of a scope that Django's ``AsyncRequestFactory`` built.
+
+    For Django's async test client and factory in a ``_sync`` variant: the
+    same request, as Django's WSGI side reads it. Header names are kept as
+    Django's ``ASGIRequest`` keeps them (names with ``_`` dropped, repeated
+    ones joined with ","), and a str query string is taken as the text Django
+    put there.
+    """
+    from django.test.client import FakePayload
+
+    server = scope.get("server") or ("testserver", "80")
+    client = scope.get("client") or ("127.0.0.1", 0)
+    query = scope.get("query_string", "")
+    body = body if body is not None else FakePayload(b"")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": str(scope.get("method", "GET")).upper(),
+        "SCRIPT_NAME": scope.get("root_path", ""),
+        "PATH_INFO": scope.get("path", "/"),
+        "QUERY_STRING": query.decode("latin-1") if isinstance(query, bytes) else query,
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "REMOTE_ADDR": str(client[0]),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.errors": BytesIO(),
+        "wsgi.multiprocess": True,
+        "wsgi.multithread": False,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").upper()
+        if "_" in name:
+            continue  # ASGIRequest drops these (CVE-2026-3902)
+        key = name.replace("-", "_")
+        if key not in HEADER_CGI_KEYS:
+            key = f"HTTP_{key}"
+        value = raw_value.decode("latin-1")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    for key in EMPTY_MEANS_NONE:
+        if environ.get(key) == "":
+            del environ[key]
+    return environ

@@ -31,6 +31,7 @@ from django.http import (
 )
 from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
+from rest_framework.test import ForceAuthClientHandler
 
 from restflow_parity.environ import ScopeLossWarning, lost_in_scope
 from restflow_parity.hop import relayed
@@ -40,11 +41,14 @@ from restflow_parity.watchdog import note_connections
 
 __all__ = [
     "AsyncClientHandler",
+    "KitWSGIHandler",
     "aclosing_worker_connections",
     "apply_force_auth",
     "closing_worker_connections",
     "connection_recycling_paused",
+    "name_request",
     "request_scope",
+    "wsgi_stream_for_async",
 ]
 
 #: What Django's ASGIHandler says when it serves a sync iterator (and
@@ -236,6 +240,61 @@ async def _async_stream(
     finally:
         with connection_recycling_paused():
             await _close(response)
+
+
+def wsgi_stream_for_async(response: HttpResponseBase) -> None:
+    """Make a WSGI response's streaming body ``async for``-able, in place.
+
+    A sync iterator is pulled one chunk per thread hop (thread-sensitive: a
+    generator may query lazily); an async one is kept, with the warning a
+    WSGI server would give as it drained it.
+    """
+    if not isinstance(response, StreamingHttpResponse):
+        return
+    if response.is_async:
+        chunks: Any = response.streaming_content
+        response.streaming_content = _warn_first(chunks, ASYNC_STREAM_WARNING)
+    else:
+        content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
+        response.streaming_content = aiter_blocking(content)
+
+
+async def _warn_first(
+    content: AsyncIterator[bytes], message: str
+) -> AsyncIterator[bytes]:
+    warn_at(message, Warning)  # at the line that starts reading the body
+    async for chunk in content:
+        yield chunk
+
+
+def name_request(response: Any, request: HttpRequest) -> None:
+    """Give ``response`` the request the view saw as both ``wsgi_request``
+    and ``asgi_request``, so a body that reads either runs on both stacks.
+
+    Left out of the pickled state, as DRF's ``Response.__getstate__`` leaves
+    out ``wsgi_request`` (a request does not pickle: "Cannot pickle
+    ResolverMatch"). Classes that pickle everything (Django's plain
+    ``HttpResponse``) are left as they are.
+    """
+    response.wsgi_request = response.asgi_request = request
+    own = getattr(type(response), "__getstate__", None)
+    if own is None or own is getattr(object, "__getstate__", None):
+        return
+
+    def getstate() -> Any:
+        state = dict(own(response))
+        for name in ("wsgi_request", "asgi_request", "__getstate__"):
+            state.pop(name, None)
+        return state
+
+    response.__getstate__ = getstate
+
+
+class KitWSGIHandler(ForceAuthClientHandler):
+    """The kit's clients' WSGI handler: DRF's, never routed to the other stack
+    (a ``SyncAPIClient`` is WSGI in every variant; see ``stock.py``)."""
+
+    restflow_parity_routed = False
 
 
 def body_stream(body: Any) -> IO[bytes]:

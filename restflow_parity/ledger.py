@@ -16,10 +16,9 @@ Where it looks, in order of preference:
   kit's handler and live server). The receiver is connected only while a
   variant runs.
 - The kit's own factories report what they build.
-- Django's ``RequestFactory.request`` and ``AsyncRequestFactory.request``
-  (which DRF's ``APIRequestFactory`` calls through ``super()``) have no hook:
-  while a variant runs they are wrapped to report, then restored. The only
-  patched attributes here; tests/test_ledger.py is their canary.
+- Django's own factories (and DRF's, built on them) have no hook: while a
+  variant runs, ``stock.py`` wraps their ``request()`` to report (and to
+  build for the variant's stack).
 
 The ledger counts; it keeps no request. A test may mean to use one stack
 (DRF's ``RequestsClient`` is a WSGI adapter by design): ``one_stack()`` says
@@ -30,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import sys
 import threading
 import weakref
@@ -449,49 +447,23 @@ def record_built(stack: Mode, factory: Any, request: Any) -> None:
 
 # --- connecting while a variant runs ----------------------------------------
 
-_originals: dict[str, Any] = {}
 _watching = 0
 
 
 def _watch() -> bool:
     global _watching
-    _watching += 1
-    if _watching > 1:
-        return True
-    from django.core.signals import request_started
-    from django.test.client import AsyncRequestFactory, RequestFactory
+    if _watching == 0:
+        from django.core.signals import request_started
 
-    request_started.connect(_served, dispatch_uid=__name__)
-    for cls, stack in ((RequestFactory, "sync"), (AsyncRequestFactory, "async")):
-        original = cls.__dict__["request"]
-        _originals[cls.__name__] = original
-        cls.request = _counting(original, stack)  # type: ignore[method-assign,assignment]
+        request_started.connect(_served, dispatch_uid=__name__)
+    _watching += 1
     return True
 
 
 def _unwatch() -> None:
     global _watching
     _watching -= 1
-    if _watching:
-        return
-    from django.core.signals import request_started
-    from django.test.client import AsyncRequestFactory, RequestFactory
+    if _watching == 0:
+        from django.core.signals import request_started
 
-    request_started.disconnect(dispatch_uid=__name__)
-    for cls in (RequestFactory, AsyncRequestFactory):
-        original = _originals.pop(cls.__name__, None)
-        if original is not None and getattr(
-            cls.__dict__["request"], "_counting", False
-        ):
-            cls.request = original  # type: ignore[method-assign]
-
-
-def _counting(original: Callable[..., Any], stack: Mode) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def request(self: Any, **kwargs: Any) -> Any:
-        built = original(self, **kwargs)
-        record_built(stack, self, built)
-        return built
-
-    request._counting = True  # type: ignore[attr-defined]
-    return request
+        request_started.disconnect(dispatch_uid=__name__)

@@ -354,6 +354,7 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         if mode is None:
             return entry(self, *args, **kwargs)
         from restflow_parity.ledger import allowed_stack, recording
+        from restflow_parity.stock import following
         from restflow_parity.variant_state import variant_state
 
         self.mode = mode
@@ -369,9 +370,10 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         if factory is not None:
             self.factory = factory
         allowed = allowed_stack(method, type(self))
-        # The variant starts from the caches its body would see alone, and
-        # the ledger counts which stack serves its requests.
-        with activated(mode), variant_state(), recording(mode, allowed):
+        # The variant starts from the caches its body would see alone, stock
+        # clients follow its stack, and the ledger counts which stack served
+        # its requests.
+        with activated(mode), variant_state(), recording(mode, allowed), following():
             return entry(self, *args, **kwargs)
 
     return armed

@@ -57,6 +57,7 @@ from restflow_parity.modes import (
     ENV_VAR,
     MODES,
     ParityModeError,
+    activated,
     mode_of,
     parse_mode,
     selected_modes,
@@ -255,7 +256,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     allowed = allowed_stack(getattr(item, "obj", None), getattr(item, "cls", None))
     item.stash[_LEDGER_KEY] = scope.enter_context(recording(mode, allowed))
     if function_variant:
+        # Django's test machinery needs the settings: imported now, not
+        # when the plugin loads.
+        from restflow_parity.stock import following
+
+        # Before any fixture: a fixture's request goes on the variant's stack.
+        scope.enter_context(activated(mode))
         scope.enter_context(variant_state())
+        scope.enter_context(following())
     if (
         isinstance(item, pytest.Function)
         and owner(item) == "anyio"
@@ -332,8 +340,9 @@ def pytest_fixture_setup(
     routed to the test's connection.
     """
     if fixturedef.scope != "function":
-        # Set up once for many tests: its requests belong to no variant.
-        with suspended():
+        # Set up once for many tests: its requests belong to no variant, and
+        # go as stock (on the sync stack).
+        with suspended(), activated(None):
             value = yield
     else:
         value = yield from _function_fixture_setup(fixturedef, request)

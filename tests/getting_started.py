@@ -38,6 +38,8 @@ from doc_fences import DOCS, Block, parse_page
 
 PAGE = DOCS / "getting-started.md"
 SETTINGS = "mysite.test_settings"
+STACK = {"sync": "WSGI", "async": "ASGI"}
+OTHER = {"sync": "async", "async": "sync"}
 # What the outer run exported must not choose for the walk's commands.
 SCRUBBED_PREFIXES = ("DJANGO_", "RESTFLOW_PARITY_", "PYTEST_", "PYTHONPATH")
 # The runners whose system-check output is compared with the page's. pytest
@@ -206,7 +208,13 @@ def check_run(run: Run) -> None:
     if "restflow-parity summary:" not in run.output:
         raise PageError(f"`{run.command}`: no parity summary:\n{run.output}")
     for mode in run.modes:
-        found = re.search(rf"^  {mode}: (\d+) ran \((\d+) passed\)$", run.output, re.M)
+        # Then the stack ledger: "; 4 requests through WSGI, 0 through ASGI".
+        found = re.search(
+            rf"^  {mode}: (\d+) ran \((\d+) passed\); [\d,]+ requests? through "
+            rf"{STACK[mode]}, 0 through {STACK[OTHER[mode]]}(?:;|$)",
+            run.output,
+            re.M,
+        )
         if found is None or found[1] != found[2] or found[1] == "0":
             raise PageError(
                 f"`{run.command}`: the {mode} stack did not run and pass every "

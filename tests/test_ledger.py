@@ -2,8 +2,11 @@
 
 Each test here is a way a suite used to get a green run for a stack it never
 tested (issue 19): pytest-django's fixtures, stock clients and factories made
-in a body, a forgotten ``await``. The unittest cases run in this process, as
-Django's runner runs them; the pytest ones in a throwaway project.
+in a body, a forgotten ``await``. Stock senders follow the variant's stack
+(tests/test_stock.py); here that routing is off, as
+``RESTFLOW_PARITY_ROUTE_STOCK = False`` turns it off, so the ledger is what
+stands between them and a green run. The unittest cases run in this process,
+as Django's runner runs them; the pytest ones in a throwaway project.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.test import Client as DjangoClient
 from django.test import RequestFactory as DjangoRequestFactory
-from django.test import SimpleTestCase, TestCase
+from django.test import SimpleTestCase, TestCase, override_settings
 from django.test.client import AsyncRequestFactory
 from rest_framework.test import APIClient as DRFAPIClient
 from rest_framework.test import APIRequestFactory as DRFAPIRequestFactory
@@ -43,7 +46,10 @@ def failures(result: unittest.TestResult) -> dict[str, str]:
 
 # --- stock clients and factories in unittest variants ------------------------
 
+unrouted = override_settings(RESTFLOW_PARITY_ROUTE_STOCK=False)
 
+
+@unrouted
 @run_both_modes
 class StockSenders(SimpleTestCase):
     __test__ = False  # run by hand below
@@ -91,6 +97,7 @@ def test_stock_senders_fail_the_async_variant_and_name_the_fix() -> None:
     )
 
 
+@unrouted
 @run_both_modes
 class AsyncStockSenders(SimpleTestCase):
     __test__ = False
@@ -148,6 +155,7 @@ def test_the_factory_watch_is_undone_after_each_variant() -> None:
 # --- one_stack: a request meant for one stack ---------------------------------
 
 
+@unrouted
 @run_both_modes
 class OneStack(SimpleTestCase):
     __test__ = False
@@ -320,9 +328,17 @@ def test_admin_client(admin_client):
 """
 
 
+def unroute(project: pytest.Pytester) -> None:  # noqa: F811
+    settings = project.path / "proj_settings.py"
+    settings.write_text(
+        settings.read_text() + "\nRESTFLOW_PARITY_ROUTE_STOCK = False\n"
+    )
+
+
 def test_pytest_django_fixtures_fail_the_other_variant(
     project: pytest.Pytester,  # noqa: F811
 ) -> None:
+    unroute(project)
     project.makepyfile(test_fixtures=PYTEST_DJANGO_FIXTURES)
     result = run(project, "-W", "error")
     result.assert_outcomes(passed=5, failed=5)
@@ -351,6 +367,7 @@ def test_pytest_django_fixtures_fail_the_other_variant(
 def test_pytest_forgotten_await_and_body_clients_fail(
     project: pytest.Pytester,  # noqa: F811
 ) -> None:
+    unroute(project)
     project.makepyfile(
         test_body="""
         import pytest
