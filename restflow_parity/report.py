@@ -11,8 +11,13 @@ stacks and shards) and can write the merged one, which merges again::
       "runs": [{"id": "...", "runner": "pytest", "label": "async-2", ...}],
       "variants": [{"test": "tests/test_x.py::test_y[*]", "mode": "async",
                     "outcome": "failed", "run": "...", "worker": "gw1",
-                    "position": 12, "duration": 0.04, ...}]
+                    "position": 12, "duration": 0.04,
+                    "wsgi": 0, "asgi": 3, "by_design": 0, ...}]
     }
+
+``wsgi``, ``asgi`` and ``by_design`` are the variant's stack ledger (see
+``summary.Variant``). Reports written before the ledger have none, and still
+read and merge: the verdict then shows no request counts for them.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = ["FORMAT", "VERSION", "Report", "ReportError", "Run"]
 
 FORMAT = "restflow-parity-report"
 VERSION = 1
+_LEDGER_FIELDS = ("wsgi", "asgi", "by_design")
 
 
 class ReportError(ValueError):
@@ -134,6 +140,13 @@ class Report:
                     f"{source}: {variant.id or variant.test} has the unknown "
                     f"outcome {variant.outcome!r}."
                 )
+            for name in _LEDGER_FIELDS:
+                count = getattr(variant, name)
+                if count is not None and (type(count) is not int or count < 0):
+                    raise ReportError(
+                        f"{source}: {variant.id or variant.test} has {name}="
+                        f"{count!r}, not a count of requests."
+                    )
         return cls(runs, variants)
 
     @classmethod

@@ -10,6 +10,11 @@ Each rerun is a new ``pytest`` (or ``manage.py test``) process that runs the
 one variant, with ``--parity-report`` to a temporary file, which is where the
 outcome is read from. The results land in ``Variant.alone``, and
 ``Verdict.triage()`` turns them into the label.
+
+A rerun runs under the interpreter options of the first run (``-W``, ``-X``,
+``-b``, ``-O``...) and in its environment: under ``python -W error ...`` a
+warning that fails a variant must fail it alone too, or a stack difference
+would read as order-dependent.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from restflow_parity.modes import ENV_VAR, MODES
 from restflow_parity.report import Report, ReportError
 from restflow_parity.summary import ParityTally, Variant
 
-__all__ = ["pytest_command", "rerun_django", "rerun_pytest"]
+__all__ = ["interpreter_options", "pytest_command", "rerun_django", "rerun_pytest"]
 
 TIMEOUT = 900  # seconds for one rerun: a whole test database set-up included
 
@@ -63,6 +68,16 @@ _DROP_FLAGS = {
 }
 
 
+def interpreter_options() -> list[str]:
+    """This interpreter's own options (``-W``, ``-X``, ``-b``, ``-O``, ``-E``...),
+    for a child that must run as this process does."""
+    # CPython's helper, private but long-lived: multiprocessing and
+    # test.support start their children with it. tests/test_results.py is
+    # its canary.
+    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    return options
+
+
 def rerun_pytest(config: Any, tally: ParityTally) -> list[str]:
     """Rerun the variants of ``tally``'s mismatches alone; note what went wrong."""
     base = pytest_command(config)
@@ -91,7 +106,8 @@ def pytest_command(config: Any) -> list[str]:
         if arg[:2] in {"-k", "-m", "-n"} and len(arg) > 2 and not arg.startswith("--"):
             continue  # -n2, -kexpr
         kept.append(arg)
-    command = [sys.executable, "-m", "pytest", *kept, "-p", "no:cacheprovider"]
+    command = [sys.executable, *interpreter_options(), "-m", "pytest", *kept]
+    command += ["-p", "no:cacheprovider"]
     if config.inipath is not None:
         command += ["-c", str(config.inipath)]
     command += ["--rootdir", str(config.rootpath)]
@@ -119,12 +135,16 @@ def rerun_django(runner: Any, tally: ParityTally) -> list[str]:
 def _rerun(
     tally: ParityTally, base: Sequence[str], env: dict[str, str], cwd: str
 ) -> list[str]:
-    """Run each mismatching variant alone: ``base`` plus its id, mode and report."""
+    """Run each mismatching variant alone: ``base`` plus its id, mode and report.
+
+    ``alone`` is set on the variant the tally recorded: a verdict holds the
+    variants as judged, which may be copies.
+    """
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="restflow-parity-rerun-") as folder:
         for number, verdict in enumerate(tally.mismatches()):
             for mode in MODES:
-                variant = verdict.variants[mode]
+                variant = tally.variants[(verdict.test, mode)]
                 report = str(Path(folder) / f"{number}-{mode}.json")
                 done = subprocess.run(
                     [
@@ -158,5 +178,5 @@ def _outcome(path: str, variant: Variant) -> str | None:
         return None
     for found in report.variants:
         if found.test == variant.test and found.mode == variant.mode:
-            return found.outcome
+            return found.judged().outcome
     return None

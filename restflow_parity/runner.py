@@ -139,11 +139,15 @@ class ParityDiscoverRunner(DiscoverRunner):
 
 
 def manage_py() -> list[str]:
-    """How to start ``manage.py`` again, for reruns."""
+    """How to start ``manage.py`` again, for reruns: with this interpreter's
+    options (``-W error``...), so a rerun fails where this run did."""
+    from restflow_parity.rerun import interpreter_options
+
+    python = [sys.executable, *interpreter_options()]
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     if script.endswith(".py") and os.path.isfile(script):
-        return [sys.executable, script]
-    return [sys.executable, "-m", "django"]
+        return [*python, script]
+    return [*python, "-m", "django"]
 
 
 def _iter_tests(suite: unittest.TestSuite) -> Any:

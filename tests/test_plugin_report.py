@@ -7,6 +7,7 @@ subprocess.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +295,92 @@ def test_kit_messages_follow_the_app_and_the_silenced_list() -> None:
         others = [a for a in settings.INSTALLED_APPS if a != "restflow_parity"]
         with override_settings(INSTALLED_APPS=others):
             assert kit_messages() == []  # the checks belong to the app
+
+
+KINDS = """
+import pytest
+from restflow_parity import run_both_modes
+
+
+@run_both_modes
+def test_fails_on_both(parity_mode):
+    assert parity_mode == "neither"
+
+
+@run_both_modes
+def test_skips_on_async(parity_mode):
+    if parity_mode == "async":
+        pytest.skip("not on ASGI yet")
+
+
+@run_both_modes
+def test_xfails_on_sync(parity_mode):
+    if parity_mode == "sync":
+        pytest.xfail("a known WSGI bug")
+"""
+
+
+def test_the_summary_lists_failed_on_both_stacks_and_uneven_tests(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(test_kinds=KINDS)
+    result = run(project)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*sync: 3 ran (1 failed, 1 passed, 1 skipped)*",
+            "*async: 3 ran (1 failed, 1 passed, 1 skipped)*",
+            "  no test passed in one mode and failed in the other",
+            "  failed on both stacks (or failed on one, skipped on the other):",
+            "    test_kinds.py::test_fails_on_both[[]*[]]: sync failed, async failed",
+            "  ran on both stacks but not alike:",
+            "    test_kinds.py::test_skips_on_async[[]*[]]: passed on sync, "
+            "skipped on async: *not on ASGI yet",
+            "    test_kinds.py::test_xfails_on_sync[[]*[]]: skipped on sync, "
+            "passed on async: *a known WSGI bug",
+        ]
+    )
+    # Uneven tests are listed; pytest's own exit status stays its own.
+    result = run(project, "-k", "skips_on_async or xfails_on_sync")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["  ran on both stacks but not alike:"])
+
+
+WARNS_ON_ASYNC = """
+import warnings
+
+from restflow_parity import run_both_modes
+
+
+@run_both_modes
+def test_warns_on_async_only(parity_mode):
+    # A stack difference that is a warning (as Django's for a sync iterator
+    # streamed through ASGI): under -W error::UserWarning it fails the async
+    # variant, after other tests or alone.
+    if parity_mode == "async":
+        warnings.warn("only the async stack says this", UserWarning)
+"""
+
+
+def test_rerun_runs_under_the_interpreters_warning_options(
+    project: pytest.Pytester,
+) -> None:
+    # No filterwarnings in the ini: the interpreter's -W decides, as in a
+    # project that runs python -W error::... -m pytest.
+    project.makeini(
+        "[pytest]\n"
+        "DJANGO_SETTINGS_MODULE = proj_settings\n"
+        "addopts = -p no:randomly -p no:cacheprovider\n"
+        "asyncio_default_fixture_loop_scope = function\n"
+    )
+    project.makepyfile(test_warns=WARNS_ON_ASYNC)
+    result = project.run(
+        sys.executable, "-W", "error::UserWarning", "-m", "pytest", "--parity-rerun"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_warns_on_async_only[[]*[]]: sync passed, async failed*",
+            "*rerun alone: sync passed, async failed -> stack difference*",
+        ]
+    )

@@ -8,6 +8,9 @@ worker's side of ``--parallel`` runs without a pool.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 import unittest
 
 import pytest
@@ -15,7 +18,7 @@ from django.core.cache import cache
 from django.test import SimpleTestCase
 
 from restflow_parity import run_both_modes
-from restflow_parity.rerun import pytest_command
+from restflow_parity.rerun import interpreter_options, pytest_command
 from restflow_parity.results import ParityRemoteTestResult, ParityResultMixin
 
 
@@ -149,9 +152,16 @@ def test_a_rerun_keeps_options_but_not_the_selection(
     args: list[str], kept: list[str] | None
 ) -> None:
     command = pytest_command(FakeConfig(args, ["tests"]))
+    assert command[: command.index("pytest") + 1] == [
+        sys.executable,
+        *interpreter_options(),  # this run's own -W, -X...: see below
+        "-m",
+        "pytest",
+    ]
+    start = command.index("pytest") + 1
     expected = args if kept is None else kept
-    assert command[3 : 3 + len(expected)] == expected
-    assert command[3 + len(expected) :] == [
+    assert command[start : start + len(expected)] == expected
+    assert command[start + len(expected) :] == [
         "-p",
         "no:cacheprovider",
         "-c",
@@ -161,3 +171,27 @@ def test_a_rerun_keeps_options_but_not_the_selection(
         "-n",
         "0",
     ]
+
+
+def test_interpreter_options_are_those_the_process_was_started_with() -> None:
+    # The canary of subprocess._args_from_interpreter_flags(), CPython's
+    # private helper that reruns rely on to pass -W, -X, -b, -O... on.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error::DeprecationWarning",
+            "-X",
+            "faulthandler",
+            "-c",
+            "import json\n"
+            "from restflow_parity.rerun import interpreter_options\n"
+            "print(json.dumps(interpreter_options()))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    options = json.loads(done.stdout)
+    assert "-Werror::DeprecationWarning" in options
+    assert options[options.index("-X") + 1] == "faulthandler"

@@ -17,8 +17,12 @@ RUNNER = "restflow_parity.runner.ParityDiscoverRunner"
 
 
 def manage_test(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = TESTS_DIR
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = TESTS_DIR,
+    python: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """``python [python...] manage.py test ARGS`` in the test project."""
     environment = {**os.environ, **(env or {})}
     environment.pop("RESTFLOW_PARITY_MODE", None) if env is None else None
     environment["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
@@ -33,6 +37,7 @@ def manage_test(
     return subprocess.run(
         [
             sys.executable,
+            *python,
             "manage.py",
             "test",
             "--noinput",
@@ -204,4 +209,76 @@ def test_rerun_labels_the_mismatches(tmp_path: Path) -> None:
     )
     assert found["planted_parity.Planted.test_only_sync_works_async"]["alone"] == (
         "failed"
+    )
+
+
+KINDS = """
+import warnings
+
+from django.test import SimpleTestCase
+
+from restflow_parity import run_both_modes
+
+
+@run_both_modes
+class Kinds(SimpleTestCase):
+    def test_fails_on_both(self):
+        self.fail(f"{self.mode} broke")
+
+    def test_skips_on_async(self):
+        if self.mode == "async":
+            self.skipTest("not on ASGI yet")
+
+    def test_passes(self):
+        pass
+
+
+@run_both_modes
+class Warns(SimpleTestCase):
+    def test_warns_on_async_only(self):
+        # A stack difference that is a warning: under -W error::UserWarning
+        # it fails the async variant, after other tests or alone.
+        if self.mode == "async":
+            warnings.warn("only the async stack says this", UserWarning)
+"""
+
+
+def run_kinds(tmp_path: Path, *args: str, **kwargs: Any) -> str:
+    (tmp_path / "planted_kinds.py").write_text(KINDS)
+    path = os.pathsep.join([str(tmp_path), str(TESTS_DIR)])
+    env = {"PYTHONPATH": path, "RESTFLOW_PARITY_MODE": "both"}
+    done = manage_test(*args, env=env, **kwargs)
+    return done.stdout + done.stderr
+
+
+def test_the_summary_lists_failed_on_both_stacks_and_uneven_tests(
+    tmp_path: Path,
+) -> None:
+    output = run_kinds(tmp_path, "planted_kinds.Kinds")
+    lines = output.splitlines()
+    start = lines.index("  no test passed in one mode and failed in the other")
+    assert lines[start + 1 : start + 5] == [
+        "  failed on both stacks (or failed on one, skipped on the other):",
+        "    planted_kinds.Kinds.test_fails_on_both: sync failed, async failed",
+        "  ran on both stacks but not alike:",
+        "    planted_kinds.Kinds.test_skips_on_async: passed on sync, skipped on "
+        "async: not on ASGI yet",
+    ]
+    assert "FAILED (failures=2, skipped=1)" in output  # Django's own verdict
+
+
+def test_rerun_runs_under_the_interpreters_warning_options(tmp_path: Path) -> None:
+    output = run_kinds(
+        tmp_path,
+        "planted_kinds.Warns",
+        "--parity-rerun",
+        python=("-W", "error::UserWarning"),
+    )
+    lines = output.splitlines()
+    mismatch = lines.index(
+        "    planted_kinds.Warns.test_warns_on_async_only: sync passed, async error "
+        "(async ran first, in the same process; async errored)"
+    )
+    assert lines[mismatch + 1] == (
+        "      rerun alone: sync passed, async error -> stack difference"
     )
