@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from restflow_parity.summary import STACKS
+
 if TYPE_CHECKING:
     from restflow_parity.modes import Mode
 
@@ -50,7 +52,6 @@ __all__ = [
     "sending",
 ]
 
-STACK_NAMES: dict[str, str] = {"sync": "WSGI", "async": "ASGI"}
 _ONE_STACK_ATTR = "_restflow_parity_one_stack"
 #: How many wrong-stack requests a failure lists; the rest are counted.
 _LISTED = 5
@@ -143,7 +144,7 @@ class Ledger:
 
     def _wrong_stack_message(self) -> str:
         assert self.mode is not None
-        own, other = STACK_NAMES[self.mode], STACK_NAMES[_other(self.mode)]
+        own, other = STACKS[self.mode], STACKS[_other(self.mode)]
         new = self.wrong - self.reported
         lines = [
             f"the {self.mode} variant sent {new} request(s) through {other}, not "
@@ -230,7 +231,7 @@ class one_stack:
     """
 
     def __init__(self, stack: Mode, *, reason: str) -> None:
-        if stack not in STACK_NAMES:
+        if stack not in STACKS:
             raise ValueError(
                 f"one_stack({stack!r}): the stack is 'sync' (WSGI) or 'async' (ASGI)."
             )
@@ -416,7 +417,7 @@ def _served(signal: Any = None, sender: Any = None, **kwargs: Any) -> None:
 
     def describe() -> str:
         client = sending.get() or _find_sender() or _suspect(ledger, sender)
-        where = f"{line} through {STACK_NAMES[stack]}"
+        where = f"{line} through {STACKS[stack]}"
         if client is not None:
             return f"{where}, sent by {_describe_sender(client)}: {_fix_for(client)}"
         handler = getattr(sender, "__name__", str(sender))

@@ -30,6 +30,7 @@ __all__ = [
     "active_mode",
     "make_client",
     "make_factory",
+    "mark_pytest_function",
     "mode_of",
     "run_both_modes",
     "selected_modes",
@@ -124,9 +125,10 @@ def run_both_modes(target: F) -> F: ...
 def run_both_modes(target: Any) -> Any:
     """Run a test on both stacks. Decorate a test method, a class or a function.
 
-    Methods and classes must belong to a Django ``SimpleTestCase`` subclass
-    (``APITestCase``, ``TestCase``, the ``AsyncAPI*TestCase`` bases...).
-    A module-level pytest function is parametrized ``[sync]``/``[async]``.
+    A Django test case (``APITestCase``, ``TestCase``, the ``AsyncAPI*``
+    bases...) or one of its methods is split into ``test_x_sync`` and
+    ``test_x_async``. A pytest function, a plain pytest class or one of its
+    methods is parametrized ``[sync]``/``[async]``.
     """
     selected_modes()  # an invalid RESTFLOW_PARITY_MODE fails at import
     if isinstance(target, type):
@@ -141,7 +143,7 @@ def run_both_modes(target: Any) -> Any:
         # Defined in a class body: the class is not built yet, so split the
         # method when it is bound to its class (__set_name__).
         return _BothModesMethod(target)
-    return _mark_pytest_function(target)
+    return mark_pytest_function(target)
 
 
 class _BothModesMethod:
@@ -151,7 +153,10 @@ class _BothModesMethod:
         self.function = function
 
     def __set_name__(self, owner: type, name: str) -> None:
-        _require_test_case(owner, f"@run_both_modes on {owner.__qualname__}.{name}")
+        if not _is_test_case(owner, f"@run_both_modes on {owner.__qualname__}.{name}"):
+            # A plain pytest class: its method is parametrized as a function.
+            setattr(owner, name, mark_pytest_function(self.function))
+            return
         variant_client_classes(owner)  # refuse a one-stack client_class now
         _refuse_collisions(owner, [name])
         delattr(owner, name)
@@ -164,20 +169,28 @@ class _BothModesMethod:
         )
 
 
-def _require_test_case(owner: type, what: str) -> None:
+def _is_test_case(owner: type, what: str) -> bool:
+    """True for Django test cases; False for plain (pytest) classes."""
+    import unittest
+
     from django.test import SimpleTestCase
 
-    if not issubclass(owner, SimpleTestCase):
+    if issubclass(owner, SimpleTestCase):
+        return True
+    if issubclass(owner, unittest.TestCase):
         raise TypeError(
-            f"{what}: {owner.__qualname__} is not a django.test.SimpleTestCase "
-            "subclass. Subclass SimpleTestCase/TestCase/APITestCase (or an "
-            "AsyncAPI*TestCase base), or decorate module-level pytest test "
-            "functions instead."
+            f"{what}: {owner.__qualname__} is a unittest.TestCase but not a "
+            "django.test.SimpleTestCase, whose machinery runs async def tests "
+            "and the per-test set-up the variants need. Subclass "
+            "SimpleTestCase/TestCase/APITestCase (or an AsyncAPI*TestCase base)."
         )
+    return False
 
 
 def _split_class(cls: C) -> C:
-    _require_test_case(cls, "@run_both_modes")
+    if not _is_test_case(cls, "@run_both_modes"):
+        # A plain pytest class: each test method is parametrized by mode.
+        return mark_pytest_function(cls)
     variant_client_classes(cls)  # refuse a one-stack client_class now
     names = [
         name
@@ -225,7 +238,7 @@ def _add_variants(owner: type, name: str, function: Callable[..., Any]) -> None:
         variant.__qualname__ = f"{owner.__qualname__}.{variant.__name__}"
         variant.__module__ = owner.__module__
         setattr(owner, variant.__name__, variant)
-    split = getattr(owner, _SPLIT_ATTR, frozenset())
+    split: frozenset[str] = getattr(owner, _SPLIT_ATTR, frozenset())
     setattr(owner, _SPLIT_ATTR, split | {name})
     _hook_runs(owner)
 
@@ -314,17 +327,18 @@ def _adopt_overrides(cls: type) -> None:
                 setattr(cls, f"{name}_{mode}", None)
 
 
-def _hook_subclasses(owner: type) -> None:
+def _hook_subclasses(owner: Any) -> None:
     previous = owner.__dict__.get("__init_subclass__")
 
-    def __init_subclass__(cls: type, **kwargs: Any) -> None:
+    def __init_subclass__(cls: Any, /, **kwargs: Any) -> None:
         if previous is not None:
             previous.__func__(cls, **kwargs)
         else:
-            super(owner, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+            super(owner, cls).__init_subclass__(**kwargs)
         _adopt_overrides(cls)
 
-    owner.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+    hooked: Any = owner
+    hooked.__init_subclass__ = classmethod(__init_subclass__)
 
 
 def _hook_runs(owner: type) -> None:
@@ -468,7 +482,7 @@ def variant_client_classes(owner: type) -> tuple[type, type]:
     return chosen[0], chosen[1]
 
 
-def _mark_pytest_function(function: F) -> F:
+def mark_pytest_function(function: F) -> F:
     try:
         import pytest
     except ImportError:  # pragma: no cover - pytest is optional

@@ -24,6 +24,7 @@ imported lazily, so the plugin loads in projects without settings.
 
 from __future__ import annotations
 
+import fnmatch
 import inspect
 import os
 from collections.abc import Generator
@@ -58,8 +59,10 @@ from restflow_parity.modes import (
     MODES,
     ParityModeError,
     activated,
+    mark_pytest_function,
     mode_of,
     parse_mode,
+    run_both_modes,
     selected_modes,
 )
 from restflow_parity.reporter import (
@@ -73,6 +76,7 @@ from restflow_parity.testloop import TestLoop
 from restflow_parity.variant_state import variant_state
 
 ISOLATION_INI = "restflow_parity_async_isolation"
+BOTH_MODES_INI = "restflow_parity_both_modes"
 MARKERS = {mode: f"parity_{mode}" for mode in MODES}
 _DB_FIXTURES = frozenset(
     {
@@ -113,6 +117,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "fresh process, and label the mismatch a stack difference or "
         "order-dependent.",
     )
+    group.addoption(
+        "--parity-both-modes",
+        action="store_true",
+        default=None,
+        help="Run every selected test on both stacks, as if each carried "
+        f"@run_both_modes (ini {BOTH_MODES_INI}; narrow it with "
+        f"{BOTH_MODES_INI}_paths and {BOTH_MODES_INI}_markers).",
+    )
+    parser.addini(
+        BOTH_MODES_INI,
+        type="bool",
+        default=False,
+        help="Run every selected test (Django test cases, plain test classes "
+        "and test functions) on both stacks, with no decorator (default false).",
+    )
+    parser.addini(
+        f"{BOTH_MODES_INI}_paths",
+        type="linelist",
+        default=[],
+        help="Only tests in files matching these globs (relative to the "
+        "rootdir) run on both stacks; default all.",
+    )
+    parser.addini(
+        f"{BOTH_MODES_INI}_markers",
+        type="linelist",
+        default=[],
+        help="Only tests carrying one of these markers run on both stacks; "
+        "default all.",
+    )
     parser.addini(
         ISOLATION_INI,
         type="bool",
@@ -148,6 +181,57 @@ def pytest_configure(config: pytest.Config) -> None:
         why = f"{source} {value}" if option is not None else f"{ENV_VAR}={value}"
         reporter = ParityReporter(config, selected, why)
         config.pluginmanager.register(reporter, "restflow-parity-reporter")
+
+
+@pytest.hookimpl(tryfirst=True)
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
+    """Under ``--parity-both-modes``, split or mark each selected test before
+    pytest collects it; collection itself is left to pytest."""
+    if not isinstance(collector, pytest.Module) or not _splits(collector, obj):
+        return
+    if isinstance(obj, type):
+        import unittest
+
+        if issubclass(obj, unittest.TestCase):
+            if _own(collector, obj) and _is_django_case(obj):
+                run_both_modes(obj)
+        elif collector.istestclass(obj, name):
+            mark_pytest_function(obj)  # its methods inherit the marks
+    elif collector.istestfunction(obj, name) and _own(collector, obj):
+        mark_pytest_function(obj)
+
+
+def _splits(collector: pytest.Module, obj: Any) -> bool:
+    """Whether the both-modes switch selects ``obj``, not yet split."""
+    config = collector.config
+    option = config.getoption("parity_both_modes")
+    if not (option if option is not None else bool(config.getini(BOTH_MODES_INI))):
+        return False
+    marks = getattr(obj, "pytestmark", [])
+    if any(mark.name == "restflow_parity" for mark in marks):
+        return False  # decorated already
+    paths = config.getini(f"{BOTH_MODES_INI}_paths")
+    where = collector.path.relative_to(config.rootpath).as_posix()
+    if paths and not any(fnmatch.fnmatch(where, glob) for glob in paths):
+        return False
+    markers = set(config.getini(f"{BOTH_MODES_INI}_markers"))
+    if markers:
+        names = {m.name for m in collector.iter_markers()}
+        names |= {m.name for m in marks}
+        return not markers.isdisjoint(names)
+    return True
+
+
+def _own(collector: pytest.Module, obj: Any) -> bool:
+    """Defined in this module, not imported into it (a base class, a helper)."""
+    return bool(getattr(obj, "__module__", None) == collector.obj.__name__)
+
+
+def _is_django_case(cls: type) -> bool:
+    from django.test import SimpleTestCase
+
+    return issubclass(cls, SimpleTestCase)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -137,11 +137,14 @@ def _apply(variant: Variant, report: pytest.TestReport) -> None:
 
 
 def _first_line(report: pytest.TestReport) -> str:
+    xfail = getattr(report, "wasxfail", None)
+    if xfail is not None:  # an expected failure: its reason, not its exception
+        return first_line(f"xfail: {xfail}" if xfail else "xfail")
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         text = str(crash.message)
     elif isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
-        text = str(report.longrepr[2])
+        text = str(report.longrepr[2]).removeprefix("Skipped: ")
     else:
         text = str(report.longrepr or "")
     return first_line(text)

@@ -187,7 +187,7 @@ class _EnvironFactory(RequestFactory):
     where it is served)."""
 
     def request(self, **request: Any) -> WSGIRequest:
-        return WSGIRequest(self._base_environ(**request))
+        return WSGIRequest(self._base_environ(**request))  # type: ignore[attr-defined]
 
 
 # --- clients ---------------------------------------------------------------------
@@ -313,4 +313,4 @@ class StackWSGIHandler:
         start_response(f"{response.status_code} {response.reason_phrase}", headers)
         if isinstance(response, StreamingHttpResponse):
             return response.streaming_content
-        return [response.content]
+        return [response.content]  # type: ignore[attr-defined]

@@ -193,9 +193,9 @@ class Catalogue(AsyncAPITestCase):
         with self.assertRaisesMessage(TypeError, "must start with 'test'"):
             run_both_modes(lambda: None)
 
-    def test_decorate_non_testcase_class(self) -> None:
+    def test_decorate_non_django_testcase_class(self) -> None:
         with self.assertRaisesMessage(TypeError, "Subclass SimpleTestCase/TestCase"):
-            run_both_modes(type("Plain", (), {}))
+            run_both_modes(type("Plain", (unittest.TestCase,), {}))
 
     def test_invalid_mode(self) -> None:
         with (
