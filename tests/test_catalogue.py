@@ -295,18 +295,21 @@ class LoginWarnings(AsyncAPITestCase):
 
 
 def test_wrong_stack() -> None:
-    from django.test import Client
+    from restflow_parity.test import SyncAPIClient
 
     @run_both_modes
-    class StockClient(SimpleTestCase):
+    class OneStackClient(SimpleTestCase):
         def test_echo(self) -> None:
-            Client().get("/echo/")
+            SyncAPIClient().get("/echo/")
 
     result = unittest.TestResult()
-    StockClient("test_echo_async")(result)
+    OneStackClient("test_echo_async")(result)
     [(_, text)] = result.failures
     assert "WrongStackError: the async variant sent 1 request(s) through WSGI" in text
-    assert "sent by django.test.Client: use restflow_parity.test.Client" in text
+    assert (
+        "sent by restflow_parity.test.SyncAPIClient: use "
+        "restflow_parity.test.APIClient, which follows the variant's stack" in text
+    )
 
 
 def test_variant_name_taken() -> None:
