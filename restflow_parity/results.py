@@ -1,11 +1,12 @@
 """The Django runner's side of the parity verdict: variants, as a result sees them.
 
-``ParityResultMixin`` goes on the result class ``manage.py test`` reports to.
-It records each variant's outcome, duration and position. (Each variant
-rolls back its own cache writes: see ``modes.py`` and ``variant_state.py``.)
-Under ``--parallel`` the tests run in worker processes, whose results Django
-replays in the main process as events; ``ParityRemoteTestResult`` adds one
-event per test, ``parityRan``, carrying where and when it really ran.
+``RecordingSuite`` runs the suite with a ``VariantRecorder`` in front of the
+result the runner made, which records each variant's outcome, duration,
+position and stack ledger. (Each variant rolls back its own cache writes:
+see ``modes.py`` and ``variant_state.py``.) Under ``--parallel`` the tests
+run in worker processes, whose results Django replays in the main process
+as events; ``ParityRemoteTestResult`` adds one event per test,
+``parityRan``, carrying where and when it really ran.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.ledger import current
-from restflow_parity.modes import Mode, mode_of
+from restflow_parity.modes import MODES, Mode, mode_of, run_both_modes
 from restflow_parity.summary import Variant, first_line, worse
 
 __all__ = [
     "ParityParallelTestSuite",
     "ParityRemoteTestResult",
-    "ParityResultMixin",
+    "RecordingSuite",
+    "VariantRecorder",
     "test_mode",
 ]
 
@@ -76,46 +78,76 @@ class ParityRemoteTestResult(RemoteTestResult):
 class ParityRemoteTestRunner(RemoteTestRunner):
     resultclass = ParityRemoteTestResult
 
+    def run(self, test: Any) -> Any:
+        _split_again(test)
+        return super().run(test)
+
+
+def _split_again(suite: Any) -> None:
+    """Split, in a ``--parallel`` worker, the classes the main process split.
+
+    The both-modes switch splits test cases when the suite is built. A
+    worker started with spawn (or forkserver) imports the test modules
+    afresh, where a class has ``test_x`` and not yet ``test_x_sync``.
+    """
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            _split_again(test)
+            continue
+        cls, name = type(test), getattr(test, "_testMethodName", "")
+        base, _, mode = name.rpartition("_")
+        if (
+            mode in MODES
+            and not hasattr(cls, name)
+            and callable(getattr(cls, base, None))
+        ):
+            run_both_modes(cls)
+
 
 class ParityParallelTestSuite(ParallelTestSuite):
     runner_class = ParityRemoteTestRunner
 
 
-class ParityResultMixin(unittest.TestResult):
-    """Records the outcome of every parity variant the run reports."""
+class VariantRecorder:
+    """Records every parity variant's outcome as its result reports it.
 
-    parity_run_id = ""
+    It stands in front of the result the runner made, whatever its class
+    (Django's, an XML runner's, a ``--parallel`` replay target): every call
+    and attribute goes through to that result, and the outcome calls are
+    noted on the way. So a project's own ``TEST_RUNNER`` keeps its result
+    class, its output and its report files.
+    """
 
-    @property
-    def parity_variants(self) -> list[Variant]:
-        """The variants recorded so far, in the order they stopped."""
-        variants: list[Variant] = self.__dict__.setdefault("_parity_variants", [])
-        return variants
+    def __init__(self, result: Any, run_id: str, variants: list[Variant]) -> None:
+        vars(self).update(_result=result, _run=run_id, _variants=variants, _running={})
 
-    @property
-    def _parity_current(self) -> dict[str, Variant]:
-        running: dict[str, Variant] = self.__dict__.setdefault("_parity_running", {})
-        return running
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # unittest's suites keep their state on the result
+        # (_previousTestClass, _moduleSetUpFailed...): it belongs there.
+        setattr(self._result, name, value)
 
     def startTest(self, test: Any) -> None:
-        super().startTest(test)
+        self._result.startTest(test)
         mode = test_mode(test)
         if mode is None:
             _next_position()
             return
         test_id = test.id()
-        self._parity_current[test_id] = Variant(
+        self._running[test_id] = Variant(
             test=test_id.removesuffix(f"_{mode}"),
             mode=mode,
             outcome="passed",
             id=test_id,
-            run=self.parity_run_id,
+            run=self._run,
             position=_next_position(),
             started=time.time(),
         )
 
-    def _parity_outcome(self, test: Any, outcome: str, err: Any = None) -> None:
-        variant = self._parity_current.get(test.id())
+    def _note(self, test: Any, outcome: str, err: Any = None) -> None:
+        variant = self._running.get(test.id())
         if variant is None:
             return
         if not worse(variant.outcome, outcome):
@@ -127,34 +159,34 @@ class ParityResultMixin(unittest.TestResult):
                 variant.message = err
 
     def addFailure(self, test: Any, err: Any) -> None:
-        super().addFailure(test, err)
-        self._parity_outcome(test, "failed", err)
+        self._result.addFailure(test, err)
+        self._note(test, "failed", err)
 
     def addError(self, test: Any, err: Any) -> None:
-        super().addError(test, err)
-        self._parity_outcome(test, "error", err)
+        self._result.addError(test, err)
+        self._note(test, "error", err)
 
     def addSkip(self, test: Any, reason: str) -> None:
-        super().addSkip(test, reason)
-        self._parity_outcome(test, "skipped", reason)
+        self._result.addSkip(test, reason)
+        self._note(test, "skipped", reason)
 
     def addExpectedFailure(self, test: Any, err: Any) -> None:
-        super().addExpectedFailure(test, err)
-        self._parity_outcome(test, "skipped", "expected failure")
+        self._result.addExpectedFailure(test, err)
+        self._note(test, "skipped", "expected failure")
 
     def addUnexpectedSuccess(self, test: Any) -> None:
-        super().addUnexpectedSuccess(test)
-        self._parity_outcome(test, "failed", "unexpected success")
+        self._result.addUnexpectedSuccess(test)
+        self._note(test, "failed", "unexpected success")
 
     def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:
-        super().addSubTest(test, subtest, err)
+        self._result.addSubTest(test, subtest, err)
         if err is not None:
             failure = issubclass(err[0], test.failureException)
-            self._parity_outcome(test, "failed" if failure else "error", err)
+            self._note(test, "failed" if failure else "error", err)
 
     def parityRan(self, test: Any, where: dict[str, Any]) -> None:
         """Where and when a ``--parallel`` worker ran the test."""
-        variant = self._parity_current.get(test.id())
+        variant = self._running.get(test.id())
         if variant is not None:
             variant.worker = str(where["worker"])
             variant.position = where["position"]
@@ -163,14 +195,35 @@ class ParityResultMixin(unittest.TestResult):
             _set_ledger(variant, where.get("ledger"))
 
     def stopTest(self, test: Any) -> None:
-        variant = self._parity_current.pop(test.id(), None)
+        variant = self._running.pop(test.id(), None)
         if variant is not None:
             if variant.worker == "main" and variant.started is not None:
                 variant.duration = time.time() - variant.started
                 # The variant's ledger is still open: stopTest runs inside it.
                 _set_ledger(variant, _ledger_totals())
-            self.parity_variants.append(variant)
-        super().stopTest(test)
+            self._variants.append(variant)
+        self._result.stopTest(test)
+
+
+class RecordingSuite(unittest.TestSuite):
+    """Runs a suite with a ``VariantRecorder`` in front of the runner's result."""
+
+    def __init__(self, suite: Any, run_id: str) -> None:
+        super().__init__()
+        self.suite = suite
+        self.run_id = run_id
+        #: The variants recorded so far, in the order they stopped.
+        self.variants: list[Variant] = []
+
+    def run(self, result: Any, debug: bool = False) -> Any:
+        self.suite.run(VariantRecorder(result, self.run_id, self.variants))
+        return result
+
+    def __iter__(self) -> Any:
+        return iter(self.suite)
+
+    def countTestCases(self) -> int:
+        return int(self.suite.countTestCases())
 
 
 def _ledger_totals() -> dict[str, int] | None:

@@ -1,9 +1,20 @@
-"""``ParityDiscoverRunner``: Django's test runner with the parity options.
+"""The parity options for ``manage.py test``, on Django's runner or the project's.
 
     TEST_RUNNER = "restflow_parity.runner.ParityDiscoverRunner"
 
-- ``manage.py test --parity-mode sync`` runs only the sync variants of
-  ``@run_both_modes`` tests (the others are skipped, naming the variable).
+or, keeping a runner of the project's (an XML runner, a ``DiscoverRunner``
+subclass), with settings alone::
+
+    TEST_RUNNER = "restflow_parity.runner.ParityRunner"
+    RESTFLOW_PARITY_TEST_RUNNER = "xmlrunner.extra.djangotestrunner.XMLTestRunner"
+
+or in code: ``class TestRunner(ParityRunnerMixin, XMLTestRunner): pass``.
+
+- ``--parity-mode sync`` runs only the sync variants (the others are skipped,
+  naming the variable).
+- ``--parity-both-modes`` (or ``RESTFLOW_PARITY_BOTH_MODES = True``, or a
+  list of dotted test-label prefixes) runs every selected test case on both
+  stacks, with no decorator.
 - ``--parity-report PATH`` writes every variant's outcome to a JSON file for
   ``python -m restflow_parity merge``; ``--parallel`` workers included.
 - ``--parity-rerun`` reruns both variants of each mismatching test alone, in
@@ -23,26 +34,43 @@ from typing import Any
 
 from django.core.management.base import CommandError
 from django.test.runner import DiscoverRunner, ParallelTestSuite
+from django.utils.module_loading import import_string
 
-from restflow_parity.modes import CHOICES, ENV_VAR, ParityModeError, parse_mode
+from restflow_parity.modes import (
+    CHOICES,
+    ENV_VAR,
+    MODES,
+    ParityModeError,
+    mode_of,
+    parse_mode,
+    run_both_modes,
+)
 from restflow_parity.report import Report, Run, default_label
-from restflow_parity.results import ParityParallelTestSuite, ParityResultMixin
+from restflow_parity.results import ParityParallelTestSuite, RecordingSuite
 from restflow_parity.summary import ParityTally
 
-__all__ = ["ParityDiscoverRunner"]
+__all__ = ["BOTH_MODES_SETTING", "ParityDiscoverRunner", "ParityRunnerMixin"]
+
+BOTH_MODES_SETTING = "RESTFLOW_PARITY_BOTH_MODES"
+BASE_RUNNER_SETTING = "RESTFLOW_PARITY_TEST_RUNNER"
 
 
-class ParityDiscoverRunner(DiscoverRunner):
-    """Adds ``--parity-mode``, ``--parity-report``, ``--parity-rerun`` and a
-    parity summary to ``manage.py test``."""
+class ParityRunnerMixin:
+    """Adds ``--parity-mode``, ``--parity-both-modes``, ``--parity-report``,
+    ``--parity-rerun`` and a parity summary to a ``DiscoverRunner`` (subclass).
 
-    parallel_test_suite = ParityParallelTestSuite
+    Put it first: ``class TestRunner(ParityRunnerMixin, YourRunner)``. The
+    runner's own result class and output stay as they are.
+    """
+
+    parallel_test_suite: type[ParallelTestSuite] = ParityParallelTestSuite
 
     def __init__(
         self,
         parity_mode: str | None = None,
         parity_report: str | None = None,
         parity_rerun: bool = False,
+        parity_both_modes: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -60,21 +88,28 @@ class ParityDiscoverRunner(DiscoverRunner):
         )
         self.parity_report = parity_report
         self.parity_rerun = parity_rerun
+        self.parity_both_modes = _both_modes_labels(parity_both_modes)
         self.parity_options = kwargs  # --settings, --keepdb... for reruns
         self.parity_run = Run.start(
             "django",
             default_label(parity_report or "manage.py-test"),
             self.parity_selected,
         )
-        self._parallel = False
+        self._parity_suite: RecordingSuite | None = None
 
     @classmethod
     def add_arguments(cls, parser: ArgumentParser) -> None:
-        super().add_arguments(parser)
+        super().add_arguments(parser)  # type: ignore[misc]
         parser.add_argument(
             "--parity-mode",
             choices=CHOICES,
             help=f"Stacks for @run_both_modes tests (default: ${ENV_VAR} or both).",
+        )
+        parser.add_argument(
+            "--parity-both-modes",
+            action="store_true",
+            help="Run every selected test case on both stacks, as if each "
+            f"carried @run_both_modes (or set {BOTH_MODES_SETTING}).",
         )
         parser.add_argument(
             "--parity-report",
@@ -90,27 +125,24 @@ class ParityDiscoverRunner(DiscoverRunner):
             "order-dependent.",
         )
 
-    def get_resultclass(self) -> Any:
-        base = super().get_resultclass() or unittest.TextTestResult
-        return type(
-            f"Parity{base.__name__}",
-            (ParityResultMixin, base),
-            {
-                "parity_run_id": self.parity_run.id,
-            },
-        )
+    def load_tests_for_label(self, label: str, discover_kwargs: Any) -> Any:
+        tests = super().load_tests_for_label(label, discover_kwargs)  # type: ignore[misc]
+        if self.parity_both_modes is None or tests is None:
+            return tests
+        return unittest.TestSuite(split_tests(tests, self.parity_both_modes))
 
     def run_suite(self, suite: unittest.TestSuite, **kwargs: Any) -> Any:
-        self._parallel = isinstance(suite, ParallelTestSuite)
-        return super().run_suite(suite, **kwargs)
+        # In front of whatever result the runner makes, a recorder.
+        self._parity_suite = RecordingSuite(suite, self.parity_run.id)
+        return super().run_suite(self._parity_suite, **kwargs)  # type: ignore[misc]
 
     def suite_result(
         self, suite: unittest.TestSuite, result: Any, **kwargs: Any
     ) -> int:
-        variants = getattr(result, "parity_variants", [])
+        recorded = self._parity_suite.variants if self._parity_suite else []
         tally = ParityTally()
         skipped: dict[str, int] = {}
-        for variant in variants:
+        for variant in recorded:
             if variant.mode in self.parity_selected:
                 tally.add(variant)
             else:  # skipped by the decorator: RESTFLOW_PARITY_MODE left it out
@@ -131,11 +163,83 @@ class ParityDiscoverRunner(DiscoverRunner):
             for mode in ("sync", "async")
             if mode not in self.parity_selected
         }
+        log = getattr(self, "log", print)
         for line in tally.lines(not_selected=not_selected) + rerun_lines:
-            self.log(line)
+            log(line)
         if self.parity_report and tally.variants:
-            self.log(f"  report written to {self.parity_report}")
-        return super().suite_result(suite, result, **kwargs)
+            log(f"  report written to {self.parity_report}")
+        return super().suite_result(suite, result, **kwargs)  # type: ignore[misc,no-any-return]
+
+
+class ParityDiscoverRunner(ParityRunnerMixin, DiscoverRunner):
+    """Django's ``DiscoverRunner`` with the parity options."""
+
+
+def _both_modes_labels(option: bool) -> tuple[str, ...] | None:
+    """The label prefixes the both-modes switch selects ("" is every test),
+    or None when it is off."""
+    from django.conf import settings
+
+    setting = getattr(settings, BOTH_MODES_SETTING, False)
+    if isinstance(setting, str):
+        setting = [setting]
+    if isinstance(setting, (list, tuple)):
+        return tuple(setting) or ("",)
+    return ("",) if (option or setting) else None
+
+
+def split_tests(suite: Any, labels: tuple[str, ...]) -> list[Any]:
+    """The tests of ``suite``, each selected test case's test as its two variants."""
+    from django.test import SimpleTestCase
+
+    found: list[Any] = []
+    for test in _iter_tests(suite):
+        cls, name = type(test), getattr(test, "_testMethodName", "")
+        if (
+            not isinstance(test, SimpleTestCase)
+            or mode_of(getattr(cls, name, None)) is not None
+            or not _selected(test.id(), labels)
+        ):
+            found.append(test)
+            continue
+        if name in cls.__dict__ or callable(getattr(cls, name, None)):
+            run_both_modes(cls)  # the whole class, once: the rest are variants
+        found += [cls(f"{name}_{mode}") for mode in MODES]
+    return found
+
+
+def _selected(test_id: str, labels: tuple[str, ...]) -> bool:
+    return any(test_id == label or test_id.startswith(label) for label in labels)
+
+
+def __getattr__(name: str) -> Any:
+    """``ParityRunner``: ``ParityRunnerMixin`` on the runner that
+    ``RESTFLOW_PARITY_TEST_RUNNER`` names (default Django's), for
+    ``TEST_RUNNER = "restflow_parity.runner.ParityRunner"``."""
+    if name != "ParityRunner":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from django.conf import settings
+
+    path = getattr(settings, BASE_RUNNER_SETTING, "django.test.runner.DiscoverRunner")
+    base = import_string(path)
+    if not (isinstance(base, type) and issubclass(base, DiscoverRunner)):
+        raise ImportError(
+            f"{BASE_RUNNER_SETTING} = {path!r} is not a DiscoverRunner subclass; "
+            "restflow-parity's options build on Django's DiscoverRunner. Name "
+            "your runner class, or write `class TestRunner(ParityRunnerMixin, "
+            "YourRunner)` and point TEST_RUNNER at it."
+        )
+    composed = _composed.get(base)
+    if composed is None:
+        composed = _composed[base] = type(
+            "ParityRunner",
+            (ParityRunnerMixin, base),
+            {"__module__": __name__, "__doc__": f"{path}, with the parity options."},
+        )
+    return composed
+
+
+_composed: dict[type, type] = {}
 
 
 def manage_py() -> list[str]:

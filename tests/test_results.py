@@ -19,7 +19,12 @@ from django.test import SimpleTestCase
 
 from restflow_parity import run_both_modes
 from restflow_parity.rerun import interpreter_options, pytest_command
-from restflow_parity.results import ParityRemoteTestResult, ParityResultMixin
+from restflow_parity.results import (
+    ParityRemoteTestResult,
+    RecordingSuite,
+    VariantRecorder,
+)
+from restflow_parity.summary import Variant
 
 
 @run_both_modes
@@ -61,22 +66,24 @@ def make_cases() -> type[SimpleTestCase]:
     return Outcomes
 
 
-class Result(ParityResultMixin, unittest.TextTestResult):
-    parity_run_id = "run-1"
-
-
-def run_suite(result: unittest.TestResult) -> None:
+def make_suite() -> unittest.TestSuite:
     case = make_cases()
     suite = unittest.defaultTestLoader.loadTestsFromTestCase(case)
     plain = unittest.FunctionTestCase(lambda: None)  # not a variant
     suite.addTest(plain)
-    suite.run(result)
+    return suite
+
+
+def run_suite(result: unittest.TestResult) -> RecordingSuite:
+    recording = RecordingSuite(make_suite(), "run-1")
+    recording.run(result)
+    return recording
 
 
 def test_every_unittest_outcome_becomes_a_variant_outcome() -> None:
-    result = Result(io.StringIO(), True, 0)
-    run_suite(result)
-    found = {(v.test.rpartition(".")[2], v.mode): v for v in result.parity_variants}
+    result = unittest.TextTestResult(io.StringIO(), True, 0)
+    variants = run_suite(result).variants
+    found = {(v.test.rpartition(".")[2], v.mode): v for v in variants}
     outcomes = {key: v.outcome for key, v in found.items() if key[1] == "sync"}
     assert outcomes == {
         ("test_passes", "sync"): "passed",
@@ -91,7 +98,6 @@ def test_every_unittest_outcome_becomes_a_variant_outcome() -> None:
     assert found[("test_fails", "async")].message == "AssertionError: async broke"
     assert found[("test_errors", "sync")].message == "KeyError: 'missing'"
     assert found[("test_skips", "sync")].message == "not today"
-    variants = result.parity_variants
     assert {v.run for v in variants} == {"run-1"}
     assert {v.worker for v in variants} == {"main"}
     positions = [v.position for v in variants]
@@ -102,10 +108,36 @@ def test_every_unittest_outcome_becomes_a_variant_outcome() -> None:
 def test_a_variant_rolls_back_what_it_cached_under_any_result() -> None:
     # The variant itself rolls back (modes.py), so a plain DiscoverRunner's
     # result, a --parallel worker's and ours all see the same.
-    for result in (unittest.TestResult(), Result(io.StringIO(), True, 0)):
+    for run in (make_suite().run, run_suite):
         cache.clear()
-        run_suite(result)
+        run(unittest.TestResult())
         assert cache.get("written-by-a-variant") is None
+
+
+class XMLishResult(unittest.TestResult):
+    """A result class of another runner's (an XML runner's): its own bookkeeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[str] = []
+
+    def addSuccess(self, test: unittest.TestCase) -> None:
+        super().addSuccess(test)
+        self.written.append(test.id())
+
+
+def test_the_recorder_leaves_the_runners_result_whole() -> None:
+    def seen(result: XMLishResult) -> list[object]:
+        lists = (result.failures, result.errors, result.skipped)
+        counted = [len(found) for found in lists]
+        counted += [len(result.expectedFailures), len(result.unexpectedSuccesses)]
+        return [result.testsRun, *counted, sorted(result.written)]
+
+    alone, recorded = XMLishResult(), XMLishResult()
+    make_suite().run(alone)
+    assert len(run_suite(recorded).variants) == 16
+    assert seen(recorded) == seen(alone)
+    assert recorded.testsRun == 17
 
 
 def test_a_parallel_worker_reports_where_each_test_ran() -> None:
@@ -117,7 +149,8 @@ def test_a_parallel_worker_reports_where_each_test_ran() -> None:
     assert where["worker"].startswith("pid ")  # no Django worker number here
     assert where["duration"] > 0
     # Replayed into the main process's result, the worker's data wins.
-    main = Result(io.StringIO(), True, 0)
+    variants: list[Variant] = []
+    main = VariantRecorder(unittest.TestResult(), "run-1", variants)
     case = make_cases()
     tests = list(unittest.defaultTestLoader.loadTestsFromTestCase(case))
     test = tests[0]
@@ -125,7 +158,7 @@ def test_a_parallel_worker_reports_where_each_test_ran() -> None:
     main.addSuccess(test)
     main.parityRan(test, {**where, "worker": "2", "position": 41})
     main.stopTest(test)
-    (variant,) = main.parity_variants
+    (variant,) = variants
     assert (variant.worker, variant.position) == ("2", 41)
     assert variant.duration == where["duration"]
 
