@@ -1,19 +1,46 @@
 """The test kit, a drop-in for ``rest_framework.test``.
 
-Change ``from rest_framework.test import ...`` to
-``from restflow_parity.test import ...``: every name DRF's module offers is
-here, and ``APIClient``, ``APIRequestFactory`` and the ``API*TestCase`` bases
-follow the stack of the running ``@run_both_modes`` variant (WSGI outside
-one). Django's ``Client`` and ``RequestFactory`` have mode-aware drop-ins too,
-and the async kit (``AsyncAPIClient``, ``AsyncAPITestCase``...) is here::
+Change ``from rest_framework.test import ...`` (or ``django.test.client``)
+to ``from restflow_parity.test import ...``: every public name of both
+modules is here, and ``APIClient``, ``APIRequestFactory`` and the
+``API*TestCase`` bases follow the stack of the running ``@run_both_modes``
+variant (WSGI outside one). Django's ``Client`` and ``RequestFactory`` have
+mode-aware drop-ins too, and the async kit (``AsyncAPIClient``,
+``AsyncAPITestCase``...) is here::
 
     from restflow_parity.test import APITestCase, AsyncAPIClient
 """
 
 from __future__ import annotations
 
+# Every other public name of django.test.client and rest_framework.test, as
+# they are (stock clients follow the running variant's stack anyway, see
+# restflow_parity.stock), so that swapping an import never needs a split.
+from django.test.client import (
+    BOUNDARY,
+    CONTENT_TYPE_RE,
+    JSON_CONTENT_TYPE_RE,
+    MULTIPART_CONTENT,
+    REDIRECT_STATUS_CODES,
+    AsyncClient,
+    AsyncClientHandler,
+    AsyncRequestFactory,
+    ClientHandler,
+    ClientMixin,
+    FakePayload,
+    RedirectCycleError,
+    aclosing_iterator_wrapper,
+    closing_iterator_wrapper,
+    conditional_content_removal,
+    encode_file,
+    encode_multipart,
+    store_rendered_templates,
+)
 from rest_framework.test import (
+    DjangoTestAdapter,
     ForceAuthClientHandler,
+    HeaderDict,
+    MockOriginalResponse,
     RequestsClient,
     cleanup_url_patterns,
 )
@@ -47,7 +74,16 @@ from restflow_parity.modes import run_both_modes
 from restflow_parity.pending import MissingAwaitError, PendingResponse
 from restflow_parity.watchdog import RequestTimeoutError, WatchdogInterrupt
 
+#: DRF's names for Django's classes: here, the kit's mode-aware drop-ins.
+DjangoClient = Client
+DjangoRequestFactory = RequestFactory
+
 __all__ = [
+    "BOUNDARY",
+    "CONTENT_TYPE_RE",
+    "JSON_CONTENT_TYPE_RE",
+    "MULTIPART_CONTENT",
+    "REDIRECT_STATUS_CODES",
     "APIClient",
     "APILiveServerTestCase",
     "APIRequestFactory",
@@ -61,12 +97,24 @@ __all__ = [
     "AsyncAPITestCase",
     "AsyncAPITestCaseMixin",
     "AsyncAPITransactionTestCase",
+    "AsyncClient",
+    "AsyncClientHandler",
     "AsyncLiveServer",
+    "AsyncRequestFactory",
     "Client",
+    "ClientHandler",
+    "ClientMixin",
+    "DjangoClient",
+    "DjangoRequestFactory",
+    "DjangoTestAdapter",
+    "FakePayload",
     "ForceAuthClientHandler",
+    "HeaderDict",
     "MissingAwaitError",
+    "MockOriginalResponse",
     "ParityAssertions",
     "PendingResponse",
+    "RedirectCycleError",
     "RequestFactory",
     "RequestTimeoutError",
     "RequestsClient",
@@ -77,9 +125,15 @@ __all__ = [
     "UnknownUserWarning",
     "WatchdogInterrupt",
     "WrongStackError",
+    "aclosing_iterator_wrapper",
     "arun_view",
     "cleanup_url_patterns",
+    "closing_iterator_wrapper",
+    "conditional_content_removal",
+    "encode_file",
+    "encode_multipart",
     "force_authenticate",
     "one_stack",
     "run_both_modes",
+    "store_rendered_templates",
 ]

@@ -247,3 +247,32 @@ def test_pytest_django_and_conftest_fixtures_follow_the_variant(
             "*async: 5 ran (5 passed); * through ASGI, 0 through WSGI*",
         ]
     )
+
+
+def test_the_kits_module_has_every_public_name_of_drfs_and_djangos() -> None:
+    # An import swap (rest_framework.test or django.test.client to
+    # restflow_parity.test) never needs a split: every name each module
+    # defines is there.
+    import django.test.client
+    import rest_framework.test
+
+    import restflow_parity.test as ours
+
+    for module in (django.test.client, rest_framework.test):
+        defined = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and (
+                getattr(value, "__module__", None) == module.__name__
+                or (name.isupper() and not callable(value))
+                or name in ("DjangoClient", "DjangoRequestFactory")
+            )
+        }
+        assert defined <= set(ours.__all__), defined - set(ours.__all__)
+        for name in defined:
+            assert getattr(ours, name) is not None
+    from restflow_parity.test import MULTIPART_CONTENT, Client
+
+    assert MULTIPART_CONTENT == django.test.client.MULTIPART_CONTENT
+    assert ours.DjangoClient is Client
