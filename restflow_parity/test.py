@@ -16,7 +16,7 @@ from __future__ import annotations
 # Every other public name of django.test.client and rest_framework.test, as
 # they are (stock clients follow the running variant's stack anyway, see
 # restflow_parity.stock), so that swapping an import never needs a split.
-from django.test.client import (
+from django.test.client import (  # type: ignore[attr-defined]
     BOUNDARY,
     CONTENT_TYPE_RE,
     JSON_CONTENT_TYPE_RE,
