@@ -5,10 +5,9 @@ Loaded with ``-p parity_pytest`` (the harness puts this folder on PYTHONPATH).
 * ``--conformance-swap`` ``none``, ``dropin``, ``both`` or ``adrf`` (see
   ``parity_swap.apply_swap``). The swap happens at session start, after the
   suite's conftest has configured and set up Django, and before collection
-  imports the test modules. ``both`` also decorates every
-  ``django.test.SimpleTestCase`` subclass of the suite's own test modules with
-  ``restflow_parity.run_both_modes`` as pytest collects it;
-  ``RESTFLOW_PARITY_MODE`` then picks the stack of the process.
+  imports the test modules. ``both`` swaps nothing: its runs pass the
+  product's ``--parity-both-modes``, and ``RESTFLOW_PARITY_MODE`` picks the
+  stack of the process.
 * ``--conformance-out`` the JSON record. Under xdist the controller writes it
   from the reports; the workers attach each test's request counts and mode to
   its teardown report as a user property.
@@ -25,7 +24,6 @@ from parity_swap import SWAPS, Outcomes, RequestCounter, apply_swap
 _COUNTER = RequestCounter()
 _OUTCOMES = Outcomes("?", "?")
 _PROPERTY = "conformance"
-_DECORATED: set[type] = set()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,24 +47,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _OUTCOMES.classes = classes or {"": "(unchanged)"}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
-    if collector.config.getoption("conformance_swap") != "both":
-        return
-    from django.test import SimpleTestCase
-
-    from restflow_parity import run_both_modes
-
-    if (
-        isinstance(obj, type)
-        and issubclass(obj, SimpleTestCase)
-        and obj.__module__.split(".")[0] == "tests"  # the suite's, not DRF's bases
-        and obj not in _DECORATED
-    ):
-        _DECORATED.add(obj)
-        run_both_modes(obj)
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     _COUNTER.current = item.nodeid
@@ -77,9 +57,20 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 
 def _variant(item: pytest.Item) -> tuple[str | None, str]:
-    """The stack of a run_both_modes variant, and the id of the test it came from."""
+    """The stack of a both-modes variant, and the id of the test it came from.
+
+    A Django test case's variant is ``Case::test_x_sync``; a function's or
+    plain class's is ``test_x[sync]`` (the mode leads the parameters:
+    ``test_x[sync-1]`` came from ``test_x[1]``).
+    """
     from restflow_parity.modes import mode_of
 
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "parity_mode" in callspec.params:
+        mode = str(callspec.params["parity_mode"])
+        head, _, rest = item.nodeid.partition(f"[{mode}")
+        rest = rest.removeprefix("-").removesuffix("]")
+        return mode, f"{head}[{rest}]" if rest else head
     mode = mode_of(getattr(item, "obj", None))
     if mode is None:
         return None, item.nodeid

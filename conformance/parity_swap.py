@@ -48,7 +48,9 @@ def apply_swap(swap: str) -> dict[str, str]:
     if swap == "dropin":
         return _swap_drf()
     if swap == "both":
-        return {**_swap_drf(), **_swap_django_factory()}
+        # Nothing: the runs pass --parity-both-modes, and stock clients and
+        # factories follow each variant's stack (restflow_parity.stock).
+        return {}
     if swap == "adrf":
         return _swap_adrf()
     raise ValueError(f"unknown swap {swap!r}; one of {SWAPS}")
@@ -79,11 +81,10 @@ def _swap_django(swap: str) -> dict[str, str]:
     pairs: dict[str, type]
     client: type
     if swap == "sync":
-        pairs = {
-            "Client": test.SyncAPIClient,
-            "RequestFactory": test.SyncAPIRequestFactory,
-        }
-        attribute, client = "client_class", test.SyncAPIClient
+        # The Django-flavoured drop-ins, as a user swapping Django's imports
+        # gets them; outside a variant they are Django's client and factory.
+        pairs = {"Client": test.Client, "RequestFactory": test.RequestFactory}
+        attribute, client = "client_class", test.Client
     else:
         pairs = {
             "AsyncClient": test.AsyncAPIClient,
@@ -116,22 +117,6 @@ def _swap_drf() -> dict[str, str]:
             done[f"rest_framework.test.{name}.client_class"] = _name(client)
     _set(drf, "APIClient", client, done)
     _set(drf, "APIRequestFactory", factory, done)
-    return done
-
-
-def _swap_django_factory() -> dict[str, str]:
-    """Django's ``RequestFactory`` too, for the both-modes runs.
-
-    DRF's tests build requests with it as well (``tests/schemas``), and a user
-    adopting the kit changes that import along with DRF's; left alone, those
-    async variants would build WSGI requests and test one stack twice.
-    ``Client`` needs no swap: ``run_both_modes`` already replaces a class's
-    stock ``client_class``.
-    """
-    from restflow_parity import test
-
-    done: dict[str, str] = {}
-    _set_in_django_test({"RequestFactory": test.RequestFactory}, done)
     return done
 
 

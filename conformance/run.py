@@ -269,6 +269,7 @@ def summarise(
             asgi_tests=sum(1 for t in tests.values() if t.get("asgi")),
         )
         entry.update(_variants(tests))
+        entry.update(_ledger(suites.ledger_path(job.out)))
         c = judged.counts
         rows.append(
             [
@@ -287,6 +288,8 @@ def summarise(
         )
         if not baseline_run:
             ok = ok and judged.ok and not (strict_stale and judged.stale)
+            # A variant that passed on the other stack is a false green.
+            ok = ok and not entry.get("ledger", {}).get("passed_on_the_other_stack")
             notes += _notes(job, judged, entry)
         runs.append(entry)
     _print_table(rows)
@@ -321,15 +324,50 @@ def _variants(tests: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _ledger(path: Path) -> dict[str, Any]:
+    """The product's stack ledger of a both-modes run, from its parity report."""
+    if not path.exists():
+        return {}
+    variants = json.loads(path.read_text())["variants"]
+    counted = [v for v in variants if v.get("wsgi") is not None]
+    ran = [v for v in counted if v["outcome"] != "skipped"]
+    other = {"sync": "asgi", "async": "wsgi"}
+    return {
+        "ledger": {
+            "variants": len(counted),
+            "wsgi": sum(v["wsgi"] for v in counted),
+            "asgi": sum(v["asgi"] for v in counted),
+            "by_design": sum(v.get("by_design", 0) for v in counted),
+            "sent_none": sum(1 for v in ran if not (v["wsgi"] or v["asgi"])),
+            # The promise: no variant passed having sent on the other stack.
+            "passed_on_the_other_stack": sum(
+                1
+                for v in ran
+                if v["outcome"] == "passed"
+                and v[other[v["mode"]]] > v.get("by_design", 0)
+            ),
+        }
+    }
+
+
 def _notes(job: Job, judged: verdict.Verdict, entry: dict[str, Any]) -> list[str]:
     lines = [f"\n{job.run.key}: " + ", ".join(sorted(set(entry["classes"].values())))]
     if "variants" in entry:
         mode = job.run.env.get("RESTFLOW_PARITY_MODE", "?")
         lines.append(
-            f"  {entry['variants']} {mode} variants (class-based tests), "
+            f"  {entry['variants']} {mode} variants, "
             f"{entry['variants_ran']} ran: {entry['variants_asgi']} built an "
             f"ASGIRequest, {entry['variants_wsgi_only']} only WSGIRequests, "
             f"{entry['variants_no_request']} no request"
+        )
+    ledger = entry.get("ledger")
+    if ledger:
+        lines.append(
+            f"  stack ledger: {ledger['variants']} variants, {ledger['asgi']} "
+            f"requests through ASGI, {ledger['wsgi']} through WSGI "
+            f"({ledger['by_design']} by design); {ledger['sent_none']} sent "
+            f"none; {ledger['passed_on_the_other_stack']} passed having sent "
+            "on the other stack"
         )
     for failure in judged.unlisted:
         lines.append(

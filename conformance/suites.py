@@ -106,6 +106,11 @@ def missing(suite: Suite) -> list[str]:
     return lacking
 
 
+def ledger_path(out: Path) -> Path:
+    """Where a both-modes run writes the product's parity report."""
+    return out.with_suffix(".parity.json")
+
+
 def environment(run: Run) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED}
     # Only this folder: the repository root would put the work tree's
@@ -160,6 +165,10 @@ def command(
         "--conformance-run",
         run.name,
     ]
+    if run.swap == "both":
+        # The product's switch: every test of the suite on both stacks, and
+        # its report, whose stack ledger the verdict shows.
+        args += ["--parity-both-modes", "--parity-report", str(ledger_path(out))]
     if run.swap == "none":
         # The unchanged run is the suite as its authors run it: without
         # restflow-parity's pytest plugin, which the swapped runs load as a

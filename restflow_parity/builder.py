@@ -30,7 +30,6 @@ from restflow_parity.encoding import (
     OCTET_STREAM,
     encode_body,
     encode_json,
-    join_query,
     query_of,
     surrogate_message,
 )
@@ -41,12 +40,13 @@ from restflow_parity.environ import (
     header_text,
     keyword_environ,
 )
+from restflow_parity.pending import warn_at
 from restflow_parity.scope import PATH_SAFE, QUERY_SAFE
 
 if TYPE_CHECKING:
     from restflow_parity.modes import Mode
 
-__all__ = ["RequestBuilder", "refuse_follow"]
+__all__ = ["DroppedInputWarning", "RequestBuilder", "refuse_follow"]
 
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 #: Methods whose content has a meaning: a client sends Content-Length: 0
@@ -124,6 +124,8 @@ class Hop(NamedTuple):
     content_type: str | None
     secure: bool
     extra: dict[str, Any]
+    #: The query data= gave (a 307/308 on a GET sends it again, as Django does).
+    query: str = ""
 
 
 class RequestBuilder:
@@ -161,6 +163,13 @@ class RequestBuilder:
         }
         if query_params:
             self.defaults["QUERY_STRING"] = query_of(query_params)
+            _warn_dropped(
+                f"{type(self).__name__}(query_params=...) reaches only requests "
+                "made with request() directly: Django's clients and factories "
+                "(and these) drop it from every get(), post() or generic() "
+                "request, whose own query replaces it. Pass query_params= to "
+                "each request instead."
+            )
         self.cookies: SimpleCookie = SimpleCookie()
         self.errors = BytesIO()
         self._credentials: dict[str, Any] = {}
@@ -239,7 +248,8 @@ class RequestBuilder:
             headers=headers, query_params=query_params, **extra,
         )  # fmt: skip
         if follow:
-            return self._follow(response, body, body_type, headers, extra)
+            hop = first_hop(body, body_type, extra, query_of(query_params))
+            return self._follow(response, hop, headers)
         return response
 
     def _encode_data(
@@ -303,16 +313,26 @@ class RequestBuilder:
                 environ["CONTENT_TYPE"] = str(content_type)
         environ.update(keyword_environ(extra))
         environ.update(header_environ(headers))
-        # An explicit QUERY_STRING replaces the URL's, as in Django; data and
-        # query_params are added to it, where Django would drop the URL's.
-        # WSGI carries the query as latin-1 text of its bytes (PEP 3333); an
-        # explicit QUERY_STRING is such text already.
-        query = environ.get("QUERY_STRING")
-        if query:
-            _check_raw_query(query)
-        else:
-            query = quote(url.query, safe=QUERY_SAFE)
-        environ["QUERY_STRING"] = join_query(query, query_of(query_params))
+        # Django's rule: data= (or query_params=) is the query, in place of an
+        # explicit QUERY_STRING, which replaces the URL's query. WSGI carries
+        # the query as latin-1 text of its bytes (PEP 3333); an explicit
+        # QUERY_STRING is such text already.
+        explicit = environ.get("QUERY_STRING")
+        if explicit:
+            _check_raw_query(explicit)
+        given = query_of(query_params)
+        if given:
+            dropped = explicit or url.query
+            if dropped:
+                _warn_dropped(
+                    f"{method} {url.path}: the query {dropped!r} is dropped, because "
+                    f"data= (or query_params=) gives the query {given!r}, as Django's "
+                    "and DRF's clients drop it. Put every parameter in data= (or "
+                    "all of them in the URL) to send them all."
+                )
+            environ["QUERY_STRING"] = given
+        elif not explicit:
+            environ["QUERY_STRING"] = quote(url.query, safe=QUERY_SAFE)
         if "RAW_URI" not in environ:
             # What gunicorn records: the target as sent, so the scope's
             # raw_path keeps encodings like %2F that PATH_INFO has decoded.
@@ -363,12 +383,6 @@ class RequestBuilder:
             # scope built from it: send none on both stacks.
             if environ.get(key) == "":
                 del environ[key]
-        default_query = self.defaults.get("QUERY_STRING")
-        if default_query:
-            # Django's WSGI client drops the constructor's query_params= from
-            # every request that goes through generic(); here it is kept.
-            own = request.get("QUERY_STRING", "")
-            environ["QUERY_STRING"] = join_query(own, default_query)
         if "HTTP_HOST" not in environ:
             # HTTP/1.1 requires Host, and every real server's scope carries it;
             # Django's test clients send none, so views see a header list no
@@ -392,12 +406,7 @@ class RequestBuilder:
         repeats them); factories keep nothing."""
 
     def _follow(
-        self,
-        response: Any,
-        body: bytes,
-        content_type: str | None,
-        headers: Mapping[str, str] | None,
-        extra: dict[str, Any],
+        self, response: Any, hop: Hop, headers: Mapping[str, str] | None
     ) -> Any:
         refuse_follow(True)
 
@@ -428,9 +437,11 @@ def refuse_follow(follow: bool) -> None:
         )
 
 
-def first_hop(body: bytes, content_type: str | None, extra: dict[str, Any]) -> Hop:
+def first_hop(
+    body: bytes, content_type: str | None, extra: dict[str, Any], query: str
+) -> Hop:
     """What a followed chain repeats of its first request (307/308 repeat all)."""
-    return Hop("", "", body, content_type, False, keyword_environ(extra))
+    return Hop("", "", body, content_type, False, keyword_environ(extra), query)
 
 
 def redirect_hop(hop: Hop, response: Any) -> Hop:
@@ -451,10 +462,25 @@ def redirect_hop(hop: Hop, response: Any) -> Hop:
         )
     keep = response.status_code in _KEEP_METHOD
     method = str(sent["REQUEST_METHOD"])
+    query = target.query
     if not keep:
         method = "HEAD" if method == "HEAD" else "GET"
         for key in _CONTENT_KEYS:
             extra.pop(key, None)
+    elif method in ("GET", "HEAD"):
+        # Django's client repeats a GET's data= as the query, and drops the
+        # one Location names.
+        if query and query != hop.query:
+            _warn_dropped(
+                f"The {response.status_code} redirect to {response['Location']!r}: "
+                f"its query {query!r} is dropped, and the first request's data= "
+                f"query {hop.query!r} sent again, as Django's client does after "
+                "a 307 or 308 on a GET. Redirect with a 302 or 303 to have the "
+                "Location's query followed."
+            )
+        query = hop.query
+        if query:
+            extra["QUERY_STRING"] = query
     path = (target.path or "/") + (f"?{target.query}" if target.query else "")
     return Hop(
         method,
@@ -463,7 +489,20 @@ def redirect_hop(hop: Hop, response: Any) -> Hop:
         hop.content_type if keep else None,
         target.scheme == "https",
         extra,
+        query,
     )
+
+
+class DroppedInputWarning(UserWarning):
+    """Something a test wrote is not sent, because Django's clients drop it.
+
+    The drop-ins do what Django's and DRF's clients do, so that a result
+    never changes; the warning says what was lost, and how to send it.
+    """
+
+
+def _warn_dropped(message: str) -> None:
+    warn_at(message, DroppedInputWarning)
 
 
 def _split(path: Any) -> SplitResult:

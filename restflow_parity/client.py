@@ -35,7 +35,7 @@ from restflow_parity.auth import (
     user_exists,
     warn_if_unknown,
 )
-from restflow_parity.builder import Hop, RequestBuilder, first_hop
+from restflow_parity.builder import Hop, RequestBuilder
 from restflow_parity.handler import (
     ASYNC_STREAM_WARNING,
     AsyncClientHandler,
@@ -310,14 +310,8 @@ class ClientBase(ClientMixin, RequestBuilder):
         self.headers = headers
 
     def _follow(
-        self,
-        response: Any,
-        body: bytes,
-        content_type: str | None,
-        headers: Mapping[str, str] | None,
-        extra: dict[str, Any],
+        self, response: Any, hop: Hop, headers: Mapping[str, str] | None
     ) -> Any:
-        hop = first_hop(body, content_type, extra)
         if isinstance(response, PendingResponse):
             response._settle()  # the follow-up awaits it, or answers for it
             follow = partial(self._afollow, response, hop, headers)

@@ -271,19 +271,26 @@ def name_request(response: Any, request: HttpRequest) -> None:
     """Give ``response`` the request the view saw as both ``wsgi_request``
     and ``asgi_request``, so a body that reads either runs on both stacks.
 
-    Left out of the pickled state, as DRF's ``Response.__getstate__`` leaves
-    out ``wsgi_request`` (a request does not pickle: "Cannot pickle
-    ResolverMatch"). Classes that pickle everything (Django's plain
-    ``HttpResponse``) are left as they are.
+    A response class with a ``__getstate__`` of its own (DRF's ``Response``,
+    Django's ``TemplateResponse``) pickles and copies without the added
+    name, and without ``asgi_request``: DRF's leaves out ``wsgi_request``
+    only, and a request does not pickle ("Cannot pickle ResolverMatch"),
+    so an async-stack response would not cache where a sync one does.
+    Classes that pickle everything (Django's plain ``HttpResponse``) are
+    left as they are.
     """
+    native = "asgi_request" if isinstance(request, ASGIRequest) else "wsgi_request"
     response.wsgi_request = response.asgi_request = request
     own = getattr(type(response), "__getstate__", None)
     if own is None or own is getattr(object, "__getstate__", None):
         return
+    left_out = {"asgi_request", "__getstate__"}
+    if native == "asgi_request":
+        left_out.add("wsgi_request")
 
     def getstate() -> Any:
         state = dict(own(response))
-        for name in ("wsgi_request", "asgi_request", "__getstate__"):
+        for name in left_out:
             state.pop(name, None)
         return state
 
