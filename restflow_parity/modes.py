@@ -434,10 +434,13 @@ def variant_factory(declared: Any) -> Any:
 def variant_client_classes(owner: type) -> tuple[type, type]:
     """The classes of ``self.client`` and ``self.async_client`` in variants.
 
-    A class's own ``client_class`` is kept when it follows the running stack
-    (derives from ``restflow_parity.test.APIClient``); Django's, DRF's and the
-    kit's one-stack clients are replaced by the mode-aware drop-in; any other
-    class would silently test one stack, so it is refused with the fix.
+    Django's, DRF's and the kit's own client classes are replaced by the
+    mode-aware drop-in (awaitable in ``async def`` bodies). A class's own
+    ``client_class`` is kept when it follows the running stack: it derives
+    from ``restflow_parity.test.APIClient``, or from Django's or DRF's client,
+    whose requests follow the variant (``stock.py``; the ledger checks). A
+    subclass of the kit's one-stack clients would test one stack twice, so it
+    is refused with the fix.
     """
     from django.test import AsyncClient
     from django.test import Client as DjangoClient
@@ -463,10 +466,9 @@ def variant_client_classes(owner: type) -> tuple[type, type]:
         declared = getattr(owner, attribute, DRFAPIClient)
         if declared in stock:
             chosen.append(stock[declared])
-        elif (
-            isinstance(declared, type)
-            and issubclass(declared, ClientBase)
-            and (declared.stack is None)
+        elif isinstance(declared, type) and (
+            (issubclass(declared, ClientBase) and declared.stack is None)
+            or issubclass(declared, (DjangoClient, AsyncClient))
         ):
             chosen.append(declared)
         else:

@@ -47,6 +47,7 @@ from rest_framework.test import (
 
 from restflow_parity.assertions import ParityAssertions
 from restflow_parity.auth import UnknownUserWarning
+from restflow_parity.builder import DroppedInputWarning
 from restflow_parity.cases import (
     APILiveServerTestCase,
     APISimpleTestCase,
@@ -107,6 +108,7 @@ __all__ = [
     "DjangoClient",
     "DjangoRequestFactory",
     "DjangoTestAdapter",
+    "DroppedInputWarning",
     "FakePayload",
     "ForceAuthClientHandler",
     "HeaderDict",

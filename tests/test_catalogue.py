@@ -22,6 +22,7 @@ from restflow_parity.test import (
     AsyncAPITestCase,
     MissingAwaitError,
     ScopeLossWarning,
+    SyncAPIClient,
     SyncAPIRequestFactory,
     UnknownUserWarning,
 )
@@ -139,9 +140,7 @@ class Catalogue(AsyncAPITestCase):
             SyncAPIRequestFactory().request(path="/x/")
 
     def test_one_stack_client_class(self) -> None:
-        from django.test import Client
-
-        class TenantClient(Client):
+        class TenantClient(SyncAPIClient):
             pass
 
         with self.assertRaisesMessage(TypeError, "Derive it from restflow_parity"):

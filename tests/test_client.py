@@ -14,6 +14,7 @@ from restflow_parity.handler import SYNC_STREAM_WARNING
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPITestCase,
+    DroppedInputWarning,
     MissingAwaitError,
     PendingResponse,
     SyncAPIClient,
@@ -45,9 +46,12 @@ class VerbTests(AsyncAPITestCase):
             response.asgi_request.META["QUERY_STRING"], "category=phones&n=1&n=2"
         )
 
-    async def test_get_data_is_added_to_a_query_already_in_the_url(self) -> None:
-        response = await self.client.get("/echo/?a=1", {"b": "2"})
-        self.assertEqual(response.json()["query"], "a=1&b=2")
+    async def test_get_data_replaces_the_urls_query_and_says_so(self) -> None:
+        # Django's and DRF's rule, kept so a result never changes; the loss
+        # is no longer silent.
+        with self.assertWarnsMessage(DroppedInputWarning, "the query 'a=1' is dropped"):
+            response = await self.client.get("/echo/?a=1", {"b": "2"})
+        self.assertEqual(response.json()["query"], "b=2")
 
     async def test_head_data_becomes_the_query_string(self) -> None:
         response = await self.client.head("/echo/", {"q": "x"})

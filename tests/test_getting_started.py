@@ -63,7 +63,17 @@ def test_a_diff_replaces_its_old_lines(tmp_path: Path) -> None:
     ("output", "problem"),
     [
         ("restflow-parity summary:\n  sync: 2 ran (1 failed, 1 passed)\n", "sync"),
-        ("restflow-parity summary:\n  sync: 2 ran (2 passed)\n", "async"),
+        (
+            "restflow-parity summary:\n"
+            "  sync: 2 ran (2 passed); 2 requests through WSGI, 0 through ASGI\n",
+            "async",
+        ),
+        (
+            "restflow-parity summary:\n"
+            "  sync: 2 ran (2 passed); 2 requests through WSGI, 0 through ASGI\n"
+            "  async: 2 ran (2 passed); 1 request through ASGI, 1 through WSGI\n",
+            "async",
+        ),
         ("Ran 4 tests\nOK\n", "no parity summary"),
     ],
 )

@@ -276,3 +276,27 @@ def test_the_kits_module_has_every_public_name_of_drfs_and_djangos() -> None:
 
     assert MULTIPART_CONTENT == django.test.client.MULTIPART_CONTENT
     assert ours.DjangoClient is Client
+
+
+class TenantClient(APIClient):
+    """A suite's own client class: DRF's, with a header of its own."""
+
+    def request(self, **kwargs: object) -> object:
+        kwargs["HTTP_X_TENANT"] = "acme"
+        return super().request(**kwargs)
+
+
+@run_both_modes
+class OwnClientClass(SimpleTestCase):
+    __test__ = False
+    client_class = TenantClient
+
+    def test_own_client_follows(self) -> None:
+        assert type(self.client) is TenantClient
+        response = self.client.get("/echo/")
+        assert response.json()["headers"]["X-Tenant"] == "acme"
+        assert isinstance(response.wsgi_request, REQUEST_CLASS[self.mode])
+
+
+def test_a_suites_own_client_class_is_kept_and_follows() -> None:
+    assert_passed(run_case(OwnClientClass))
