@@ -34,6 +34,7 @@ __all__ = [
     "mode_of",
     "run_both_modes",
     "selected_modes",
+    "split_test",
 ]
 
 Mode = Literal["sync", "async"]
@@ -157,16 +158,27 @@ class _BothModesMethod:
             # A plain pytest class: its method is parametrized as a function.
             setattr(owner, name, mark_pytest_function(self.function))
             return
-        variant_client_classes(owner)  # refuse a one-stack client_class now
-        _refuse_collisions(owner, [name])
-        delattr(owner, name)
-        _add_variants(owner, name, self.function)
+        setattr(owner, name, self.function)
+        split_test(owner, name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(
             f"{self.function.__qualname__} is decorated with @run_both_modes "
             "outside a class body; decorate a method of a SimpleTestCase subclass."
         )
+
+
+def split_test(owner: type, name: str) -> None:
+    """Replace the test ``owner.name`` (its own or inherited) by its variants."""
+    variant_client_classes(owner)  # refuse a one-stack client_class now
+    _refuse_collisions(owner, [name])
+    function = getattr(owner, name)
+    # Hide the original from the loader; inherited methods can't be deleted.
+    if name in owner.__dict__:
+        delattr(owner, name)
+    else:
+        setattr(owner, name, None)
+    _add_variants(owner, name, function)
 
 
 def _is_test_case(owner: type, what: str) -> bool:

@@ -140,6 +140,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "rootdir) run on both stacks; default all.",
     )
     parser.addini(
+        f"{BOTH_MODES_INI}_exclude",
+        type="linelist",
+        default=[],
+        help="Tests in files matching these globs run once, as they are "
+        "(snapshot tests named after the test, a WSGI live server's).",
+    )
+    parser.addini(
         f"{BOTH_MODES_INI}_markers",
         type="linelist",
         default=[],
@@ -214,6 +221,9 @@ def _splits(collector: pytest.Module, obj: Any) -> bool:
     paths = config.getini(f"{BOTH_MODES_INI}_paths")
     where = collector.path.relative_to(config.rootpath).as_posix()
     if paths and not any(fnmatch.fnmatch(where, glob) for glob in paths):
+        return False
+    excluded = config.getini(f"{BOTH_MODES_INI}_exclude")
+    if any(fnmatch.fnmatch(where, glob) for glob in excluded):
         return False
     markers = set(config.getini(f"{BOTH_MODES_INI}_markers"))
     if markers:

@@ -19,7 +19,7 @@ from typing import Any
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.ledger import current
-from restflow_parity.modes import MODES, Mode, mode_of, run_both_modes
+from restflow_parity.modes import MODES, Mode, mode_of, split_test
 from restflow_parity.summary import Variant, first_line, worse
 
 __all__ = [
@@ -101,7 +101,7 @@ def _split_again(suite: Any) -> None:
             and not hasattr(cls, name)
             and callable(getattr(cls, base, None))
         ):
-            run_both_modes(cls)
+            split_test(cls, base)
 
 
 class ParityParallelTestSuite(ParallelTestSuite):

@@ -43,7 +43,7 @@ from restflow_parity.modes import (
     ParityModeError,
     mode_of,
     parse_mode,
-    run_both_modes,
+    split_test,
 )
 from restflow_parity.report import Report, Run, default_label
 from restflow_parity.results import ParityParallelTestSuite, RecordingSuite
@@ -175,20 +175,31 @@ class ParityDiscoverRunner(ParityRunnerMixin, DiscoverRunner):
     """Django's ``DiscoverRunner`` with the parity options."""
 
 
-def _both_modes_labels(option: bool) -> tuple[str, ...] | None:
-    """The label prefixes the both-modes switch selects ("" is every test),
-    or None when it is off."""
+class _Selection:
+    """The tests the both-modes switch splits: label prefixes ("" is every
+    test), less ``RESTFLOW_PARITY_BOTH_MODES_EXCLUDE``'s prefixes."""
+
+    def __init__(self, labels: tuple[str, ...], excluded: tuple[str, ...]) -> None:
+        self.labels, self.excluded = labels, excluded
+
+    def __contains__(self, test_id: str) -> bool:
+        return _prefixed(test_id, self.labels) and not _prefixed(test_id, self.excluded)
+
+
+def _both_modes_labels(option: bool) -> _Selection | None:
+    """What the both-modes switch selects, or None when it is off."""
     from django.conf import settings
 
     setting = getattr(settings, BOTH_MODES_SETTING, False)
+    excluded = tuple(getattr(settings, f"{BOTH_MODES_SETTING}_EXCLUDE", ()))
     if isinstance(setting, str):
         setting = [setting]
     if isinstance(setting, (list, tuple)):
-        return tuple(setting) or ("",)
-    return ("",) if (option or setting) else None
+        return _Selection(tuple(setting) or ("",), excluded)
+    return _Selection(("",), excluded) if (option or setting) else None
 
 
-def split_tests(suite: Any, labels: tuple[str, ...]) -> list[Any]:
+def split_tests(suite: Any, selection: _Selection) -> list[Any]:
     """The tests of ``suite``, each selected test case's test as its two variants."""
     from django.test import SimpleTestCase
 
@@ -198,18 +209,18 @@ def split_tests(suite: Any, labels: tuple[str, ...]) -> list[Any]:
         if (
             not isinstance(test, SimpleTestCase)
             or mode_of(getattr(cls, name, None)) is not None
-            or not _selected(test.id(), labels)
+            or test.id() not in selection
         ):
             found.append(test)
             continue
-        if name in cls.__dict__ or callable(getattr(cls, name, None)):
-            run_both_modes(cls)  # the whole class, once: the rest are variants
+        if callable(getattr(cls, name, None)):
+            split_test(cls, name)  # a test of a base class splits there once
         found += [cls(f"{name}_{mode}") for mode in MODES]
     return found
 
 
-def _selected(test_id: str, labels: tuple[str, ...]) -> bool:
-    return any(test_id == label or test_id.startswith(label) for label in labels)
+def _prefixed(test_id: str, labels: tuple[str, ...]) -> bool:
+    return any(test_id.startswith(label) for label in labels)
 
 
 def __getattr__(name: str) -> Any:

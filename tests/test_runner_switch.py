@@ -155,6 +155,21 @@ def test_the_setting_selects_by_label(tmp_path: Path) -> None:
     assert "test_create (unedited_suite.Api.test_create) ... ok" in output
 
 
+def test_the_setting_leaves_out_what_it_excludes(tmp_path: Path) -> None:
+    done = manage(
+        tmp_path,
+        "--testrunner",
+        "restflow_parity.runner.ParityDiscoverRunner",
+        settings=(
+            "RESTFLOW_PARITY_BOTH_MODES = True\n"
+            'RESTFLOW_PARITY_BOTH_MODES_EXCLUDE = ["unedited_suite.Api.test_create"]\n'
+        ),
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Ran 5 tests" in output  # test_create once, the others twice
+
+
 def test_settings_alone_keep_an_xml_test_runner(tmp_path: Path) -> None:
     reports = tmp_path / "xml"
     done = manage(

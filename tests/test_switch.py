@@ -168,6 +168,18 @@ def test_the_ini_selects_by_path_and_marker(
             "*test_marked_elsewhere?async? PASSED*",
         ]
     )
+    # A file left out (snapshot tests, say) runs once, as it is.
+    write_ini(
+        project,
+        "restflow_parity_both_modes = true\n"
+        "restflow_parity_both_modes_exclude =\n    test_other.py\n"
+        "markers =\n    api: the API's tests\n",
+    )
+    result = run(project, "-v", "test_other.py", "api/test_api.py")
+    result.assert_outcomes(passed=16)
+    result.stdout.fnmatch_lines_random(
+        ["*test_elsewhere PASSED*", "*test_marked_elsewhere PASSED*"]
+    )
 
 
 def test_run_both_modes_takes_plain_classes_and_their_methods(
