@@ -188,7 +188,7 @@ def prepare(suite: suites.Suite, cache: Path, args: argparse.Namespace) -> Path 
     if suite.name == "adrf" and args.adrf_checkout:
         return sources.checkout_tree(args.adrf_checkout, "adrf", cache)
     tree = sources.source_tree(suite.distribution, cache)
-    if not (tree / "tests").is_dir():
+    if suite.runner != "django" and not (tree / "tests").is_dir():
         hint = " (pass --adrf-checkout PATH)" if suite.name == "adrf" else ""
         print(
             f"{suite.name}: the sdist of {suite.distribution.name} {version} ships "
@@ -203,8 +203,9 @@ def execute(
     trees: dict[str, Path | None],
     workers: int,
 ) -> None:
-    # Django's runs mostly wait (its ASGI tests sleep), so the three run side
-    # by side; the pytest runs take both cores each (xdist) and go one by one.
+    # Django's runs mostly wait (its ASGI tests sleep), so they run side by
+    # side, with the one-process Django-runner suites; the pytest runs take
+    # both cores each (xdist) and go one by one.
     def start(job: Job, labels: tuple[str, ...]) -> None:
         tree = trees[job.suite.name]
         assert tree is not None
@@ -214,13 +215,13 @@ def execute(
 
     waiting = []
     for job, labels in jobs:
-        if job.suite.runner == "runtests":
+        if job.suite.runner != "pytest":
             start(job, labels)
             # A thread per run, so each one's time is its own.
             waiting.append(threading.Thread(target=job.wait))
             waiting[-1].start()
     for job, labels in jobs:
-        if job.suite.runner != "runtests":
+        if job.suite.runner == "pytest":
             start(job, labels)
             job.wait()
     for thread in waiting:

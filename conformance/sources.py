@@ -8,6 +8,7 @@ run against the installed code, never against a copy beside them.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,18 @@ class Distribution:
     """One project whose sdist is downloaded, by the name pip knows it by."""
 
     name: str
+    #: The sdist's folders that hold its suite (its test project too).
+    folders: tuple[str, ...] = ("tests",)
 
 
 DJANGO = Distribution("Django")
 DRF = Distribution("djangorestframework")
 ADRF = Distribution("adrf")
+#: Real DRF packages' own suites. DRF JSON:API's tests sit in tests/ and in
+#: its example project; dj-rest-auth ships its tests inside its package, so
+#: they come with the installed wheel and no sdist is needed.
+JSONAPI = Distribution("djangorestframework-jsonapi", ("example", "tests"))
+REST_AUTH = Distribution("dj-rest-auth", ())
 
 
 class SourceError(RuntimeError):
@@ -46,15 +54,23 @@ def installed_version(dist: Distribution) -> str | None:
 
 
 def source_tree(dist: Distribution, cache: Path = DEFAULT_CACHE) -> Path:
-    """The unpacked sdist of the installed version of ``dist``: its root folder."""
+    """The unpacked sdist of the installed version of ``dist``: its root folder.
+
+    A distribution with no suite folders of its sdist gets an empty folder
+    of its own (for the harness's settings module).
+    """
     version = installed_version(dist)
     if version is None:
         raise SourceError(f"{dist.name} is not installed: pip install {dist.name}")
     target = cache / "src" / f"{dist.name.lower()}-{version}"
     if (target / _DONE).exists():
         return target
+    if not dist.folders:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / _DONE).write_text("installed")
+        return target
     archive = _download(dist, version, cache / "sdists")
-    _unpack(archive, target)
+    _unpack(archive, target, dist.folders)
     return target
 
 
@@ -118,18 +134,25 @@ def _download(dist: Distribution, version: str, folder: Path) -> Path:
 
 
 def _archive_in(folder: Path, dist: Distribution, version: str) -> Path | None:
-    # Sdist names are normalised differently across versions (Django-5.2 vs
-    # django-5.2): compare case-insensitively.
-    wanted = f"{dist.name}-{version}.tar.gz".lower()
-    return next((p for p in folder.glob("*.tar.gz") if p.name.lower() == wanted), None)
+    # Sdist names are normalised differently across versions and tools
+    # (Django-5.2, django-5.2, djangorestframework_jsonapi-8.1.0): compare
+    # the names as PEP 625 normalises them.
+    wanted = _normal(f"{dist.name}-{version}.tar.gz")
+    return next((p for p in folder.glob("*.tar.gz") if _normal(p.name) == wanted), None)
 
 
-def _unpack(archive: Path, target: Path) -> None:
+def _normal(filename: str) -> str:
+    """``name-version.tar.gz`` with the name normalised (versions hold no "-")."""
+    name, _, version = filename.lower().rpartition("-")
+    return f"{re.sub(r'[-_.]+', '_', name)}-{version}"
+
+
+def _unpack(archive: Path, target: Path, folders: tuple[str, ...] = ("tests",)) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=target.parent))
     try:
         with tarfile.open(archive) as tar:
-            members = [m for m in tar.getmembers() if _wanted(m)]
+            members = [m for m in tar.getmembers() if _wanted(m, folders)]
             if hasattr(tarfile, "data_filter"):  # 3.10.12+, 3.11.4+
                 tar.extractall(scratch, members, filter="data")
             else:  # pragma: no cover - older patch releases
@@ -145,12 +168,13 @@ def _unpack(archive: Path, target: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _wanted(member: tarfile.TarInfo) -> bool:
-    """The sdist's top-level files (the suite's pytest configuration) and tests/.
+def _wanted(member: tarfile.TarInfo, folders: tuple[str, ...] = ("tests",)) -> bool:
+    """The sdist's top-level files (the suite's pytest configuration) and its
+    suite's folders (tests/).
 
     Not the installed package's copy, which would shadow it on sys.path
     (pytest puts the sdist root there for DRF's tests), nor the docs.
     """
     parts = member.name.split("/")
     top_file = len(parts) == 2 and member.isfile()
-    return len(parts) == 1 or top_file or parts[1] == "tests"
+    return len(parts) == 1 or top_file or parts[1] in folders

@@ -37,7 +37,20 @@ class Suite:
     name: str
     distribution: sources.Distribution
     runs: tuple[Run, ...]
-    runner: str  # "runtests" (Django's own runner) or "pytest"
+    #: "runtests" (Django's runtests.py), "pytest", or "django" (a package's
+    #: suite on Django's runner with its own TEST_RUNNER: parity_django.py).
+    runner: str
+    #: What the runs run when no test labels are given.
+    labels: tuple[str, ...] = ("tests",)
+    #: Options of the both-modes runs only, each with its reason in SUITES.
+    both_args: tuple[str, ...] = ()
+    #: Whether its runs may spread over xdist workers (DRF's authors run
+    #: theirs so; DRF JSON:API's suite fails 12 tests when its two folders
+    #: run in two processes, as its authors never run it).
+    xdist: bool = True
+    #: For "django": the suite's settings module and the package it tests.
+    settings: str = ""
+    package: str = ""
 
     @property
     def baseline(self) -> Run:
@@ -78,6 +91,44 @@ SUITES = {
         _runs("adrf", ("adrf", "none", {}), ("swap", "adrf", {})),
         "pytest",
     ),
+    # Real DRF packages' own suites, unedited, under the product's switch.
+    # DRF JSON:API: a pytest-style suite of functions and plain classes on
+    # pytest-django's fixtures (client, rf) and conftest clients.
+    "jsonapi": Suite(
+        "jsonapi",
+        sources.JSONAPI,
+        _runs(
+            "jsonapi",
+            ("jsonapi", "none", {}),
+            ("both-sync", "both", {"RESTFLOW_PARITY_MODE": "sync"}),
+            ("both-async", "both", {"RESTFLOW_PARITY_MODE": "async"}),
+        ),
+        "pytest",
+        labels=("example", "tests"),
+        xdist=False,
+        # Its syrupy snapshots are named after each test, so a variant
+        # (test_x[sync]) finds none: that file runs once, as it is
+        # (docs/guides/migrating.md#snapshot-tests).
+        both_args=(
+            "-o",
+            "restflow_parity_both_modes_exclude=example/tests/test_errors.py",
+        ),
+    ),
+    # dj-rest-auth: Django's runner, with its own XML TEST_RUNNER.
+    "restauth": Suite(
+        "restauth",
+        sources.REST_AUTH,
+        _runs(
+            "restauth",
+            ("restauth", "none", {}),
+            ("both-sync", "both", {"RESTFLOW_PARITY_MODE": "sync"}),
+            ("both-async", "both", {"RESTFLOW_PARITY_MODE": "async"}),
+        ),
+        "django",
+        labels=("dj_rest_auth",),
+        settings="dj_rest_auth.tests.settings",
+        package="dj_rest_auth",
+    ),
 }
 
 # Variables of the caller's shell that would change what the suites run on.
@@ -92,7 +143,11 @@ _CLEARED = (
 
 # What each runner needs beyond the harness: modules DRF's conftest imports,
 # and the pytest that reads DRF 3.18's [tool.pytest] table.
-_NEEDS = {"runtests": (), "pytest": ("pytest_django", "dj_database_url", "xdist")}
+_NEEDS = {
+    "runtests": (),
+    "pytest": ("pytest_django", "dj_database_url", "xdist"),
+    "django": ("xmlrunner",),
+}
 
 
 def missing(suite: Suite) -> list[str]:
@@ -130,6 +185,17 @@ def command(
     workers: int = 0,
 ) -> tuple[list[str], Path]:
     """The command line of ``run`` on the unpacked sdist ``tree``, and its cwd."""
+    if suite.runner == "django":
+        return [
+            sys.executable,
+            str(HERE / "parity_django.py"),
+            run.swap,
+            str(out),
+            str(tree),
+            suite.settings,
+            suite.package,
+            *(labels or suite.labels),
+        ], tree
     if suite.runner == "runtests":
         tests = tree / "tests"
         return [
@@ -148,11 +214,16 @@ def command(
         sys.executable,
         "-m",
         "pytest",
-        *(labels or ("tests",)),
+        *(labels or suite.labels),
         "-p",
         "parity_pytest",
         "-p",
         "no:randomly",
+        # The harness's environment may hold pytest-asyncio (the dev extra),
+        # which these suites do not use; its configure-time warning would
+        # fail a suite that turns DeprecationWarning into errors.
+        "-p",
+        "no:asyncio",
         "-p",
         "no:cacheprovider",
         "-q",
@@ -168,13 +239,17 @@ def command(
     if run.swap == "both":
         # The product's switch: every test of the suite on both stacks, and
         # its report, whose stack ledger the verdict shows.
-        args += ["--parity-both-modes", "--parity-report", str(ledger_path(out))]
+        # One word, with "=": pytest picks its rootdir and ini file from the
+        # command's paths before plugins add their options, and would take
+        # a separate value outside the suite's tree for one.
+        args += ["--parity-both-modes", f"--parity-report={ledger_path(out)}"]
+        args += suite.both_args
     if run.swap == "none":
         # The unchanged run is the suite as its authors run it: without
         # restflow-parity's pytest plugin, which the swapped runs load as a
         # user's project would.
         args += ["-p", "no:restflow_parity"]
-    if workers > 0:
+    if workers > 0 and suite.xdist:
         # Whole files per worker: the order inside a file stays the authors'.
         args += ["-n", str(workers), "--dist", "loadfile"]
     return args, tree
