@@ -238,12 +238,11 @@ class LedgerTotals:
     def text(self) -> str:
         """``1,203 requests through ASGI, 0 through WSGI; 37 variants sent none``."""
         own, other = STACKS[self.mode], STACKS[_other(self.mode)]
+        design = f" ({self.by_design:,} by design, one_stack)" if self.by_design else ""
         text = (
             f"{_count(self.own, 'request')} through {own}, {self.other:,} through "
-            f"{other}; {_count(self.silent, 'variant')} sent none"
+            f"{other}{design}; {_count(self.silent, 'variant')} sent none"
         )
-        if self.by_design:
-            text += f" ({self.by_design:,} through {other} by design, one_stack)"
         if self.without:
             text += f"; {_count(self.without, 'variant')} without a ledger"
         return text
