@@ -11,7 +11,6 @@ import contextlib
 import importlib.util
 import socket
 import threading
-import time
 import unittest
 import warnings
 
@@ -441,20 +440,38 @@ def test_daphne_ports_opened_from_the_test_thread_get_a_fresh_context():
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("name", ["uvicorn", "daphne", "hypercorn"])
 def test_stop_lets_a_request_in_flight_finish(name):
+    from products import live_views
+
+    live_views.ENTERED.clear()
+    live_views.RELEASE.clear()
     answers = []
     with override_settings(ROOT_URLCONF=LIVE_URLS, **{SETTING: name}):
         server = AsyncLiveServer()
         server.start()
+        url = str(server)
         caller = threading.Thread(
-            target=lambda: answers.append(httpx.get(server + "/live/slow/?seconds=0.3"))
+            target=lambda: answers.append(httpx.get(url + "/live/hold/", timeout=60))
         )
         caller.start()
-        deadline = time.monotonic() + 5
-        while server.thread.wait_idle(0) and time.monotonic() < deadline:
-            time.sleep(0.01)  # until the request is in flight
-        server.stop()
+        assert live_views.ENTERED.wait(30)  # the request is in flight
+        stopper = threading.Thread(target=server.stop)
+        stopper.start()
+        # Released only once the server has stopped taking connections: the
+        # request then finishes while the server is stopping.
+        while _accepts(server.port) and stopper.is_alive():
+            stopper.join(0.01)
+        live_views.RELEASE.set()
+        stopper.join()
         caller.join()
-    assert [answer.json() for answer in answers] == [{"slept": True}]
+    assert [answer.json() for answer in answers] == [{"released": True}]
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_unknown_server_name_says_what_to_set():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 
 import httpx
 import pytest
@@ -29,12 +28,10 @@ def test_hundred_starts_and_stops_leak_nothing():
             assert client.get(server + "/whoami/").status_code == 200
         threads, fds = set(threading.enumerate()), open_fds()
         ports = []
-        started = time.monotonic()
         for _ in range(CYCLES):
             with AsyncLiveServer() as server:
                 assert client.get(server + "/whoami/").status_code == 200
             ports.append(server.port)
-        elapsed = time.monotonic() - started
     assert set(threading.enumerate()) == threads
     assert open_fds() == fds
     for port in ports[-3:]:
@@ -48,6 +45,4 @@ def test_hundred_starts_and_stops_leak_nothing():
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             assert cursor.fetchone()[0] == 0
-    # About 0.12 s a cycle, most of it uvicorn's fixed 0.1 s shutdown pause;
-    # a stop that waited out the grace period would take 5 s.
-    assert elapsed < CYCLES * 0.5
+    # How long a cycle takes is measured by benchmarks/bench_live.py, not here.

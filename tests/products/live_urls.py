@@ -17,6 +17,7 @@ live_patterns = [
     path("unsensitive-db/", live_views.unsensitive_query),
     path("async-create/", live_views.async_create),
     path("slow/", live_views.slow),
+    path("hold/", live_views.hold),
     path("context/", live_views.context_state),
 ]
 

@@ -90,6 +90,17 @@ async def slow(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"slept": True})
 
 
+#: A request to hold/ sets ENTERED, then waits until a test sets RELEASE.
+ENTERED = threading.Event()
+RELEASE = threading.Event()
+
+
+async def hold(request: HttpRequest) -> JsonResponse:
+    ENTERED.set()
+    released = await asyncio.to_thread(RELEASE.wait, 30)
+    return JsonResponse({"released": released})
+
+
 #: Set by a test in its own thread; a server's request must not see it.
 TEST_MARK: ContextVar[str] = ContextVar("live_views_test_mark")
 
