@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import override_settings
@@ -337,9 +339,14 @@ class AuthTests(AsyncAPITestCase):
         client.credentials(HTTP_AUTHORIZATION="Token x")
         client.force_authenticate(user=User.objects.get(username="sync"))
         client.logout()
-        self.assertEqual(client._credentials, {})
-        self.assertIsNone(client._force_user)
         self.assertEqual(len(client.cookies), 0)
+
+        async def fetch(path: str) -> Any:
+            return await client.get(path)
+
+        # What the next requests show: no credentials, no forced user.
+        self.assertIsNone(async_to_sync(fetch)("/echo/").json()["authorization"])
+        self.assertFalse(async_to_sync(fetch)("/whoami/").data["authenticated"])
 
     def user_sync(self) -> User:
         return User.objects.create_user(username="sync", password="x")
