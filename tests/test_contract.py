@@ -245,8 +245,9 @@ class OutsideVariants(SimpleTestCase):
             assert request.scope["query_string"] == b"a=1"
 
     def test_clients_send_through_wsgi(self) -> None:
-        assert APIClient()._stack() == "sync"
-        assert Client()._stack() == "sync"
+        for client in (APIClient(), Client()):
+            response = client.get("/whoami/")
+            assert isinstance(response.wsgi_request, WSGIRequest)
 
     def test_django_flavoured_encoding(self) -> None:
         rf = RequestFactory()
@@ -420,5 +421,12 @@ def test_variants_carry_the_test_modules_globals() -> None:
 
 
 def test_fixed_stack_clients_stay_on_their_stack() -> None:
-    assert SyncAPIClient()._stack() == "sync"
-    assert AsyncAPIClient()._stack() == "async"
+    async def requests() -> list[object]:
+        clients = (SyncAPIClient(), AsyncAPIClient())
+        return [(await client.get("/ping/")).wsgi_request for client in clients]
+
+    from asgiref.sync import async_to_sync
+
+    sync, async_ = async_to_sync(requests)()
+    assert isinstance(sync, WSGIRequest)
+    assert isinstance(async_, ASGIRequest)

@@ -29,16 +29,18 @@ class FreshClientPerTest(SimpleTestCase):
 
             @run_both_modes
             def test_2_sees_none(self) -> None:
+                echoed = self.client.get("/echo/").json()
                 seen[self.mode] = (
-                    self.client._credentials,
-                    self.client._force_user,
+                    echoed["authorization"],
+                    echoed["headers"].get("Cookie"),
+                    self.client.get("/whoami/").data["authenticated"],
                     dict(self.client.cookies),
                 )
 
         result = unittest.TestResult()
         unittest.defaultTestLoader.loadTestsFromTestCase(Leaky).run(result)
         assert result.wasSuccessful(), result.errors + result.failures
-        assert seen == {mode: ({}, None, {}) for mode in selected_modes()}
+        assert seen == {mode: (None, None, False, {}) for mode in selected_modes()}
 
 
 @run_both_modes
