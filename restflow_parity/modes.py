@@ -28,6 +28,7 @@ __all__ = [
     "ParityModeError",
     "activated",
     "active_mode",
+    "export_mode",
     "make_client",
     "make_factory",
     "mark_pytest_function",
@@ -68,6 +69,21 @@ def parse_mode(value: str | None, source: str = ENV_VAR) -> tuple[Mode, ...]:
 def selected_modes() -> tuple[Mode, ...]:
     """The stacks this run tests, from ``RESTFLOW_PARITY_MODE``."""
     return parse_mode(os.environ.get(ENV_VAR))
+
+
+def export_mode(value: str) -> Callable[[], None]:
+    """Set ``RESTFLOW_PARITY_MODE`` for this process and the workers it starts
+    (unittest variants read it when they run); returns what undoes it."""
+    previous = os.environ.get(ENV_VAR)
+    os.environ[ENV_VAR] = value
+
+    def restore() -> None:
+        if previous is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = previous
+
+    return restore
 
 
 def mode_of(function: object) -> Mode | None:

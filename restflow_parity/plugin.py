@@ -27,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import os
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from typing import Any
 
@@ -59,6 +59,7 @@ from restflow_parity.modes import (
     MODES,
     ParityModeError,
     activated,
+    export_mode,
     mark_pytest_function,
     mode_of,
     parse_mode,
@@ -89,6 +90,7 @@ _DB_FIXTURES = frozenset(
 )
 _LOOP_KEY = pytest.StashKey[TestLoop]()
 _SCOPE_KEY = pytest.StashKey[ExitStack]()
+_RESTORE_KEY = pytest.StashKey[Callable[[], None]]()
 _LEDGER_KEY = pytest.StashKey[Ledger]()
 _BORROWED_KEY = pytest.StashKey[BorrowedConnections]()
 
@@ -182,15 +184,20 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(error)) from None
     if option is not None:
         # unittest variants read the variable when they run, so the option
-        # must reach them (and xdist workers) through it.
-        os.environ[ENV_VAR] = option
+        # must reach them (and xdist workers) through it; undone at the end.
+        config.stash[_RESTORE_KEY] = export_mode(option)
     if not hasattr(config, "workerinput"):  # the controller speaks for workers
         why = f"{source} {value}" if option is not None else f"{ENV_VAR}={value}"
         reporter = ParityReporter(config, selected, why)
         config.pluginmanager.register(reporter, "restflow-parity-reporter")
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    restore = config.stash.get(_RESTORE_KEY, None)
+    if restore is not None:
+        restore()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> None:
     """Under ``--parity-both-modes``, split or mark each selected test before

@@ -30,6 +30,7 @@ import sys
 import time
 import unittest
 from argparse import ArgumentParser
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -41,6 +42,7 @@ from restflow_parity.modes import (
     ENV_VAR,
     MODES,
     ParityModeError,
+    export_mode,
     mode_of,
     parse_mode,
     split_test,
@@ -74,13 +76,14 @@ class ParityRunnerMixin:
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if parity_mode is not None:
-            os.environ[ENV_VAR] = parity_mode
+        value = parity_mode if parity_mode is not None else os.environ.get(ENV_VAR)
         try:
             # Fail before any test runs, in one line, as under pytest.
-            self.parity_selected = parse_mode(os.environ.get(ENV_VAR))
+            self.parity_selected = parse_mode(value)
         except ParityModeError as error:
             raise CommandError(str(error)) from None
+        self._parity_mode_option = parity_mode
+        self._parity_restore: Callable[[], None] | None = None
         self.parity_why = (
             f"--parity-mode {parity_mode}"
             if parity_mode is not None
@@ -124,6 +127,19 @@ class ParityRunnerMixin:
             "a fresh process, and label the mismatch a stack difference or "
             "order-dependent.",
         )
+
+    def setup_test_environment(self, **kwargs: Any) -> None:
+        super().setup_test_environment(**kwargs)  # type: ignore[misc]
+        if self._parity_mode_option is not None:
+            # Variants (and --parallel workers) read the variable when they
+            # run; the run's end puts it back.
+            self._parity_restore = export_mode(self._parity_mode_option)
+
+    def teardown_test_environment(self, **kwargs: Any) -> None:
+        if self._parity_restore is not None:
+            self._parity_restore()
+            self._parity_restore = None
+        super().teardown_test_environment(**kwargs)  # type: ignore[misc]
 
     def load_tests_for_label(self, label: str, discover_kwargs: Any) -> Any:
         tests = super().load_tests_for_label(label, discover_kwargs)  # type: ignore[misc]
