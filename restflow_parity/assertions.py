@@ -27,7 +27,6 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import TestCase, TransactionTestCase
-from django.test.testcases import _AssertNumQueriesContext
 from django.test.utils import CaptureQueriesContext
 
 from restflow_parity.pending import in_event_loop
@@ -81,39 +80,37 @@ def aassert_num_queries(
 ) -> AbstractAsyncContextManager[Any]:
     """Fail unless the block runs ``num`` queries (at most ``num`` if not exact)."""
 
-    def make() -> AbstractContextManager[Any]:
-        connection = connections[using]
-        if exact:
-            return _AssertNumQueriesContext(_Case(), num, connection)
-        return _AtMost(connection, num)
-
-    return _on_connection_thread(make)
+    return _on_connection_thread(lambda: _Counted(connections[using], num, exact))
 
 
-class _Case:
-    """The one method ``_AssertNumQueriesContext`` calls on its test case."""
+class _Counted(CaptureQueriesContext):
+    """Django's public query capture, failing unless ``num`` (or at most
+    ``num``) queries ran: the message is ``assertNumQueries()``'s."""
 
-    def assertEqual(self, first: Any, second: Any, msg: str | None = None) -> None:
-        __tracebackhide__ = True
-        if first != second:
-            raise AssertionError(msg or f"{first!r} != {second!r}")
-
-
-class _AtMost(CaptureQueriesContext):
-    def __init__(self, connection: Any, num: int) -> None:
+    def __init__(self, connection: Any, num: int, exact: bool) -> None:
         super().__init__(connection)
-        self.num = num
+        self.num, self.exact = num, exact
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
         super().__exit__(kind, error, tb)
-        if kind is None and len(self) > self.num:
-            queries = "\n".join(
-                f"{i}. {query['sql']}"
-                for i, query in enumerate(self.captured_queries, 1)
-            )
+        executed = len(self)
+        if (
+            kind is not None
+            or executed == self.num
+            or (not self.exact and executed < self.num)
+        ):
+            return
+        queries = "\n".join(
+            f"{i}. {query['sql']}" for i, query in enumerate(self.captured_queries, 1)
+        )
+        if self.exact:
             raise AssertionError(
-                f"Expected at most {self.num} queries, {len(self)} were run:\n{queries}"
+                f"{executed} queries executed, {self.num} expected\n"
+                f"Captured queries were:\n{queries}"
             )
+        raise AssertionError(
+            f"Expected at most {self.num} queries, {executed} were run:\n{queries}"
+        )
 
 
 def _guarded_capture(original: Callable[..., Any]) -> Callable[..., Any]:

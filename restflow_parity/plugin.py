@@ -85,7 +85,6 @@ _DB_FIXTURES = frozenset(
         "transactional_db",
         "django_db_reset_sequences",
         "django_db_serialized_rollback",
-        "_django_db_helper",
     }
 )
 _LOOP_KEY = pytest.StashKey[TestLoop]()

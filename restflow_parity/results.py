@@ -11,6 +11,7 @@ as events; ``ParityRemoteTestResult`` adds one event per test,
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 import unittest
@@ -46,12 +47,14 @@ def _next_position() -> int:
 
 
 def _worker() -> str:
-    # Django numbers its --parallel workers from 1 (the suffix of their
-    # test databases); the pid stands in where that number is not found.
-    from django.test import runner
-
-    number = getattr(runner, "_worker_id", 0)
-    return str(number) if number else f"pid {os.getpid()}"
+    # A --parallel worker is a multiprocessing pool's process, named
+    # "ForkPoolWorker-2" (or Spawn..., Forkserver...): its number, which is
+    # also Django's. The pid stands in for any other process.
+    name = multiprocessing.current_process().name
+    prefix, _, number = name.rpartition("-")
+    if prefix.endswith("PoolWorker") and number.isdigit():
+        return number
+    return f"pid {os.getpid()}"
 
 
 class ParityRemoteTestResult(RemoteTestResult):
