@@ -210,6 +210,8 @@ def types(session: nox.Session) -> None:
     """mypy --strict with django-stubs on the package."""
     session.install("-e", ".[dev]")
     session.run("mypy")
+    # What a user's type checker sees of the verbs (tests/test_typing.py).
+    session.run("mypy", "tests/typing_check/user_code.py")
 
 
 @nox.session(python=PYTHONS[-1])

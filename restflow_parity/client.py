@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.signals import got_request_exception
@@ -53,6 +53,7 @@ from restflow_parity.pending import (
     in_event_loop,
     warn_at,
 )
+from restflow_parity.responses import EitherResponse, TestResponse
 from restflow_parity.scope import SCOPE_KEYS
 from restflow_parity.watchdog import (
     Guard,
@@ -87,7 +88,10 @@ def _refuse_in_event_loop(client: object, name: str, instead: str) -> None:
         )
 
 
-class ClientBase(ClientMixin, RequestBuilder):
+_Resp = TypeVar("_Resp", covariant=True)
+
+
+class ClientBase(ClientMixin, RequestBuilder[_Resp]):
     """A client on either stack; subclasses fix ``stack`` and ``awaitable``.
 
     Authentication state, response bookkeeping and error messages live here
@@ -396,7 +400,7 @@ class ClientBase(ClientMixin, RequestBuilder):
         super().force_login(user, backend)
 
 
-class APIClient(ClientBase):
+class APIClient(ClientBase[EitherResponse]):
     """A drop-in for DRF's ``APIClient`` that follows the running stack.
 
     Outside a ``@run_both_modes`` variant it sends through Django's WSGI
@@ -418,7 +422,7 @@ class Client(APIClient):
     django_encoding = True
 
 
-class SyncAPIClient(ClientBase):
+class SyncAPIClient(ClientBase[TestResponse]):
     """DRF ``APIClient``'s API, always over Django's WSGI handler.
 
     In a ``def`` body verbs return responses; in an ``async def`` body they
@@ -430,7 +434,7 @@ class SyncAPIClient(ClientBase):
     stack = "sync"
 
 
-class AsyncAPIClient(ClientBase):
+class AsyncAPIClient(ClientBase[PendingResponse]):
     """An async test client for DRF: ``format=``, credentials, force-auth.
 
     Requests are built by the same path as the sync stack's and handed to

@@ -17,7 +17,7 @@ scope ``EnsureScopeMiddleware`` would give it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -48,7 +48,10 @@ __all__ = [
 ]
 
 
-class RequestFactoryBase(RequestBuilder):
+_Req = TypeVar("_Req", bound=HttpRequest, covariant=True)
+
+
+class RequestFactoryBase(RequestBuilder[_Req]):
     """Build requests for the stack in ``stack`` (or the running variant's)."""
 
     def request(self, **request: Any) -> HttpRequest:
@@ -87,7 +90,7 @@ class RequestFactoryBase(RequestBuilder):
         return request_scope(environ, overrides), body
 
 
-class APIRequestFactory(RequestFactoryBase):
+class APIRequestFactory(RequestFactoryBase[HttpRequest]):
     """A drop-in for DRF's ``APIRequestFactory`` that follows the running stack."""
 
 
@@ -97,13 +100,13 @@ class RequestFactory(APIRequestFactory):
     django_encoding = True
 
 
-class SyncAPIRequestFactory(RequestFactoryBase):
+class SyncAPIRequestFactory(RequestFactoryBase[WSGIRequest]):
     """Build ``WSGIRequest`` objects (with ``.scope``) with the clients' rules."""
 
     stack = "sync"
 
 
-class AsyncAPIRequestFactory(RequestFactoryBase):
+class AsyncAPIRequestFactory(RequestFactoryBase[ASGIRequest]):
     """Build ``ASGIRequest`` objects for ``await view(request)``.
 
     Verbs take ``data=``, ``format=`` and ``content_type=`` like the client's,

@@ -12,9 +12,12 @@ import asyncio
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.http import HttpResponseBase
+
+if TYPE_CHECKING:
+    from restflow_parity.responses import TestResponse
 
 __all__ = [
     "MissingAwaitError",
@@ -109,9 +112,9 @@ class PendingResponse:
         if self._ledger is not None:
             self._ledger.pending.add(self)
 
-    def __await__(self) -> Generator[Any, None, HttpResponseBase]:
+    def __await__(self) -> Generator[Any, None, TestResponse]:
         self._settle()
-        return self._send().__await__()
+        return self._send().__await__()  # type: ignore[return-value]
 
     def _settle(self) -> None:
         """Awaited, or handed to another ``PendingResponse`` that will be."""
@@ -143,11 +146,13 @@ class PendingResponse:
             f"{what} on the result of {self._description}, which was never sent: " + fix
         )
 
-    def __getattr__(self, name: str) -> NoReturn:
-        if name.startswith("_"):
-            # Protocol probes (asyncio, inspect, copy) must see a plain miss.
-            raise AttributeError(name)
-        self._missing_await(f"Read .{name}")
+    if not TYPE_CHECKING:  # a type checker says "no attribute", statically
+
+        def __getattr__(self, name: str) -> NoReturn:
+            if name.startswith("_"):
+                # Protocol probes (asyncio, inspect, copy) must see a plain miss.
+                raise AttributeError(name)
+            self._missing_await(f"Read .{name}")
 
     def __getitem__(self, key: object) -> NoReturn:
         self._missing_await(f"Read [{key!r}]")

@@ -73,6 +73,7 @@ from restflow_parity.ledger import WrongStackError, one_stack
 from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
 from restflow_parity.modes import run_both_modes
 from restflow_parity.pending import MissingAwaitError, PendingResponse
+from restflow_parity.responses import EitherResponse, TestResponse
 from restflow_parity.watchdog import RequestTimeoutError, WatchdogInterrupt
 
 #: DRF's names for Django's classes: here, the kit's mode-aware drop-ins.
@@ -109,6 +110,7 @@ __all__ = [
     "DjangoRequestFactory",
     "DjangoTestAdapter",
     "DroppedInputWarning",
+    "EitherResponse",
     "FakePayload",
     "ForceAuthClientHandler",
     "HeaderDict",
@@ -123,6 +125,7 @@ __all__ = [
     "ScopeLossWarning",
     "SyncAPIClient",
     "SyncAPIRequestFactory",
+    "TestResponse",
     "URLPatternsTestCase",
     "UnknownUserWarning",
     "WatchdogInterrupt",
