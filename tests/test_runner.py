@@ -16,6 +16,20 @@ TESTS_DIR = Path(__file__).resolve().parent
 RUNNER = "restflow_parity.runner.ParityDiscoverRunner"
 
 
+def own_database(environment: dict[str, str], prefix: str) -> None:
+    """Point ``DATABASE_URL`` at a database of the child run's own.
+
+    Never the outer run's test database: Django would destroy it at the end.
+    The pid keeps two xdist workers' runs apart.
+    """
+    url = environment.get("DATABASE_URL", "")
+    name = f"{prefix}_{os.getpid()}"
+    if url.startswith(("postgres", "mysql", "mariadb")):
+        environment["DATABASE_URL"] = urlsplit(url)._replace(path=f"/{name}").geturl()
+    elif url.startswith("sqlite:///"):
+        environment["DATABASE_URL"] = f"{url}-{name}"
+
+
 def manage_test(
     *args: str,
     env: dict[str, str] | None = None,
@@ -26,14 +40,7 @@ def manage_test(
     environment = {**os.environ, **(env or {})}
     environment.pop("RESTFLOW_PARITY_MODE", None) if env is None else None
     environment["DJANGO_SETTINGS_MODULE"] = "testproject.settings"
-    url = environment.get("DATABASE_URL", "")
-    # Never the outer run's test database: Django would destroy it at the end.
-    # The pid keeps two xdist workers' runs apart.
-    name = f"rp_runner_{os.getpid()}"
-    if url.startswith(("postgres", "mysql", "mariadb")):
-        environment["DATABASE_URL"] = urlsplit(url)._replace(path=f"/{name}").geturl()
-    elif url.startswith("sqlite:///"):
-        environment["DATABASE_URL"] = f"{url}-{name}"
+    own_database(environment, "rp_runner")
     return subprocess.run(
         [
             sys.executable,

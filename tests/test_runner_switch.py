@@ -12,10 +12,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
+from test_runner import own_database
 
 TESTS_DIR = Path(__file__).resolve().parent
 
@@ -79,12 +79,7 @@ def manage(
     )
     environment = {k: v for k, v in os.environ.items() if k != "RESTFLOW_PARITY_MODE"}
     environment["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(TESTS_DIR)])
-    url = environment.get("DATABASE_URL", "")
-    name = f"rp_switch_{os.getpid()}"  # never the outer run's test database
-    if url.startswith(("postgres", "mysql", "mariadb")):
-        environment["DATABASE_URL"] = urlsplit(url)._replace(path=f"/{name}").geturl()
-    elif url.startswith("sqlite:///"):
-        environment["DATABASE_URL"] = f"{url}-{name}"
+    own_database(environment, "rp_switch")
     return subprocess.run(
         [
             sys.executable,
