@@ -21,11 +21,14 @@ def report(
     baseline_name: str = "",
     target: str = "",
     ratio: float | None = None,
+    cell: dict[str, str] | None = None,
 ) -> None:
     """Print one result; ``ratio`` defaults to ours/baseline.
 
     Pass ``ratio`` when the script computes a sturdier one than the ratio of
-    medians (for example the median of per-round ratios).
+    medians (for example the median of per-round ratios). A ``cell`` (keys
+    ``shape``, ``state``, ``process``, ``client``) is one figure of the
+    request matrix, which the page shows as a table of its own.
     """
     if ratio is None and baseline:
         ratio = ours / baseline
@@ -38,4 +41,6 @@ def report(
         "ratio": ratio,
         "target": target,
     }
+    if cell is not None:
+        row["cell"] = cell
     print(MARKER + json.dumps(row), flush=True)

@@ -7,10 +7,12 @@ while the main thread serves the calls, each way a test can run:
 
 - asgiref: ``async_to_sync`` (Django's runner), so asgiref's
   ``CurrentThreadExecutor`` serves the calls;
-- relay: the same, inside ``hop.relayed()`` (what every request of the
-  kit's async clients does);
+- asgiref, core shared: the same, with both threads on one core
+  (``affinity.SharedCore``, what every request of the kit's async clients
+  holds while it is in flight);
 - main-thread executor: the loop of ``testloop.TestLoop``, served by
-  ``hop.MainThreadExecutor`` (no asgiref executor at all);
+  ``testloop.MainThreadExecutor`` (no asgiref executor at all), with and
+  without the shared core;
 - leaner ``SyncToAsync``: a prototype of the upstream change proposed in
   docs/benchmarks.md (no ``run_in_executor``, ``shield`` or second partial per
   call), on the main-thread executor; a subclass used by this script only;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import os
@@ -47,7 +50,8 @@ from asgiref.sync import (
     sync_to_async,
 )
 
-from restflow_parity import hop
+from restflow_parity import testloop
+from restflow_parity.affinity import SharedCore
 from restflow_parity.testloop import TestLoop
 
 HOPS = 2000
@@ -61,11 +65,16 @@ def _noop() -> None:
 noop = sync_to_async(_noop)
 
 
-async def hops(call: Callable[[], Any] = noop) -> float:
-    start = time.perf_counter()
-    for _ in range(HOPS):
-        await call()
-    return (time.perf_counter() - start) / HOPS
+async def hops(call: Callable[[], Any] = noop, shared: bool = False) -> float:
+    with SharedCore() if shared else contextlib.nullcontext():
+        start = time.perf_counter()
+        for _ in range(HOPS):
+            await call()
+        return (time.perf_counter() - start) / HOPS
+
+
+#: The executor of the TestLoop running now (LeanSyncToAsync queues on it).
+_executor: Any = None
 
 
 class LeanSyncToAsync(SyncToAsync[Any, Any]):
@@ -78,7 +87,7 @@ class LeanSyncToAsync(SyncToAsync[Any, Any]):
     """
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        executor: Any = hop._route.get()
+        executor: Any = _executor
         loop = asyncio.get_running_loop()
         context = contextvars.copy_context()
         child = functools.partial(self.func, *args, **kwargs)
@@ -93,29 +102,29 @@ class LeanSyncToAsync(SyncToAsync[Any, Any]):
             return context.run(run_child)
 
         future = loop.create_future()
-        executor._queue.put(hop._Call(loop, future, run, (), {}))
+        executor._queue.put(testloop._Call(loop, future, run, (), {}))
         try:
             return await future
         finally:
             _restore_context(context)
 
 
-def asgiref() -> float:
-    return float(async_to_sync(hops)())
-
-
-def relay() -> float:
-    async def relayed() -> float:
-        return await hop.relayed(hops)
-
-    return float(async_to_sync(relayed)())
-
-
-def main_thread_executor(call: Callable[[], Any] = noop) -> Callable[[], float]:
+def asgiref(shared: bool = False) -> Callable[[], float]:
     def run() -> float:
+        return float(async_to_sync(hops)(noop, shared))
+
+    return run
+
+
+def main_thread_executor(
+    call: Callable[[], Any] = noop, shared: bool = False
+) -> Callable[[], float]:
+    def run() -> float:
+        global _executor
         loop = TestLoop()
+        _executor = loop._executor
         try:
-            return float(loop.run(functools.partial(hops, call)))
+            return float(loop.run(functools.partial(hops, call, shared)))
         finally:
             loop.close()
 
@@ -164,12 +173,13 @@ def minimal() -> float:
 
 
 def main() -> None:
-    if not hop.SUPPORTED:
+    if not testloop.SUPPORTED:
         sys.exit("bench_hop needs asgiref 3.13 (ThreadSensitiveContext(executor=))")
     sides = {
-        "asgiref": asgiref,
-        "relay": relay,
+        "asgiref": asgiref(),
+        "asgiref, core shared": asgiref(shared=True),
         "main-thread executor": main_thread_executor(),
+        "main-thread executor, core shared": main_thread_executor(shared=True),
         "leaner SyncToAsync": main_thread_executor(LeanSyncToAsync(_noop)),
         "no thread switch": no_thread_switch,
         "minimal": minimal,

@@ -1,22 +1,34 @@
-"""The async tax: one DRF request on each stack, where its time goes, what the kit adds.
+"""The async tax: one DRF request on each stack, in each machine state.
 
 Run: python benchmarks/bench_tax.py
+(``BENCH_ROUNDS=n`` rounds per state; ``BENCH_STATES=idle,loaded,half`` chooses
+the machine states, ``half`` being one busy process.)
 
-The request: GET of a DRF ``ListAPIView`` over three rows, with Django's
-default middleware, on in-memory SQLite (``benchmarks/benchproject``). An
-async client is driven the way Django's runner drives an ``async def`` test:
-through ``async_to_sync`` from the main thread, which serves the loop's
-thread-sensitive calls. Every side runs 20 requests per round; rounds are
-interleaved in a fresh random order (``_rounds.py``).
+Two requests (``benchmarks/benchproject``): "list", a GET of a DRF
+``ListAPIView`` over three rows, anonymous, behind ``startproject``'s
+middleware; and "session", the same list behind ``SessionAuthentication`` and
+``IsAuthenticated`` for a logged-in client, where the session, CSRF and auth
+middleware load a session row and the user on every request.
 
-1. The tax: each async client against DRF's sync ``APIClient``; our
-   ``AsyncAPIClient`` against Django's ``AsyncClient``; our client with its
-   relay against the same client hopping asgiref's way (``hop.ENABLED``).
-2. Core affinity: the same requests with every thread of the process pinned
-   to one core.
-3. Where the time goes: each thread's CPU time per request (``thread_time``)
-   and what is left of the wall time, the threads waiting for each other.
-4. The kit's own parts of a request, each timed alone.
+Clients: DRF's ``APIClient`` and our ``SyncAPIClient`` in a def body (sync);
+Django's ``AsyncClient`` and our ``AsyncAPIClient`` driven as Django's runner
+drives an ``async def`` test, through ``async_to_sync`` from the main thread,
+which serves the loop's thread-sensitive calls (async); and our client with
+``RESTFLOW_PARITY_SHARE_CORE = False``, the hand-off as it was before the two
+threads of a request shared a core (``restflow_parity/affinity.py``).
+
+In one run, two machine states: idle, and loaded (a busy process per core,
+started here). In each, the clients run in an unpinned process and with
+every thread of the process pinned to one core (as ``taskset -c 0`` would).
+Every side sends 20 requests per round, and the rounds of a state interleave
+all its sides in a fresh random order (``_rounds.py``): a ratio is the median
+of the per-round ratios. A round during which other processes used more than
+5% of the machine's CPU (``BENCH_NOISE``) is run again, up to as many times
+as there are rounds: on a shared machine the figures then describe these two
+states, and the run says how many rounds it threw away.
+
+Then, on the machine as found: where an async request's time goes (each
+thread's CPU time), and the kit's own parts of a request, each timed alone.
 """
 
 from __future__ import annotations
@@ -24,11 +36,12 @@ from __future__ import annotations
 import contextlib
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +54,15 @@ import django  # noqa: E402
 django.setup()
 
 from _report import report  # noqa: E402
-from _rounds import interleave, median, paired  # noqa: E402
+from _rounds import Others, interleave, median, paired  # noqa: E402
 from asgiref.sync import async_to_sync  # noqa: E402
-from django.contrib.auth.models import Group  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.test import AsyncClient  # noqa: E402
+from django.test import AsyncClient, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from rest_framework.test import APIClient as DRFAPIClient  # noqa: E402
 
-from restflow_parity import hop  # noqa: E402
+from restflow_parity.affinity import SETTING, SharedCore  # noqa: E402
 from restflow_parity.builder import _host  # noqa: E402
 from restflow_parity.client import decorate_response  # noqa: E402
 from restflow_parity.handler import (  # noqa: E402
@@ -61,36 +74,43 @@ from restflow_parity.pending import call_site  # noqa: E402
 from restflow_parity.test import AsyncAPIClient, SyncAPIClient  # noqa: E402
 from restflow_parity.watchdog import aguard  # noqa: E402
 
-PATH = "/groups/"
+SHAPES = {"list": "/groups/", "session": "/session/groups/"}
+PATH = SHAPES["list"]
 REQUESTS = 20
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 60))
-CAN_PIN = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 30))
+STATES = os.environ.get("BENCH_STATES", "idle,loaded").split(",")
+CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+CAN_PIN = len(CPUS) > 1
+
+DRF_SYNC, OURS_SYNC = "DRF APIClient", "SyncAPIClient"
+DJANGO_ASYNC, OURS_ASYNC = "Django AsyncClient", "AsyncAPIClient"
+OURS_OFF = "AsyncAPIClient, core not shared"
+#: Columns of the results table, in order; the pinned process runs these.
+CLIENTS = (DRF_SYNC, OURS_SYNC, DJANGO_ASYNC, OURS_ASYNC, OURS_OFF)
+PINNED = (DRF_SYNC, DJANGO_ASYNC, OURS_ASYNC)
 
 
-def blocking(client: Any) -> Callable[[], float]:
+def blocking(client: Any, path: str = PATH) -> Callable[[], float]:
     def run() -> float:
         start = time.perf_counter()
         for _ in range(REQUESTS):
-            assert client.get(PATH).status_code == 200
+            assert client.get(path).status_code == 200
         return (time.perf_counter() - start) / REQUESTS
 
     return run
 
 
-async def _requests(client: Any) -> float:
+async def _requests(client: Any, path: str = PATH) -> float:
     start = time.perf_counter()
     for _ in range(REQUESTS):
-        assert (await client.get(PATH)).status_code == 200
+        assert (await client.get(path)).status_code == 200
     return (time.perf_counter() - start) / REQUESTS
 
 
-def awaiting(client: Any, relay: bool = True) -> Callable[[], float]:
+def awaiting(client: Any, path: str = PATH, share: bool = True) -> Callable[[], float]:
     def run() -> float:
-        hop.ENABLED = relay
-        try:
-            return float(async_to_sync(_requests)(client))
-        finally:
-            hop.ENABLED = True
+        with override_settings(**{SETTING: share}):
+            return float(async_to_sync(_requests)(client, path))
 
     return run
 
@@ -98,8 +118,8 @@ def awaiting(client: Any, relay: bool = True) -> Callable[[], float]:
 def pinned(side: Callable[[], float]) -> Callable[[], float]:
     """``side`` with every thread of the process on one core (threads started
     meanwhile inherit the mask of the thread that starts them)."""
-    every = os.sched_getaffinity(0)
-    one = {min(every)}
+    every = set(CPUS)
+    one = {CPUS[0]}
 
     def run() -> float:
         _set_affinity(one)
@@ -119,71 +139,147 @@ def _set_affinity(cpus: set[int]) -> None:
                 os.sched_setaffinity(thread.native_id, cpus)
 
 
-def bench_tax() -> None:
-    sides = {
-        "drf sync": blocking(DRFAPIClient()),
-        "ours sync": blocking(SyncAPIClient()),
-        "django async": awaiting(AsyncClient()),
-        "ours async": awaiting(AsyncAPIClient()),
-        "ours async, asgiref hop": awaiting(AsyncAPIClient(), relay=False),
+def logged_in(client: Any, user: User) -> Any:
+    client.force_login(user)
+    return client
+
+
+def sides_for(shape: str, user: User) -> dict[str, Callable[[], float]]:
+    path = SHAPES[shape]
+
+    def make(cls: Any) -> Any:
+        return logged_in(cls(), user) if shape == "session" else cls()
+
+    unpinned = {
+        DRF_SYNC: blocking(make(DRFAPIClient), path),
+        OURS_SYNC: blocking(make(SyncAPIClient), path),
+        DJANGO_ASYNC: awaiting(make(AsyncClient), path),
+        OURS_ASYNC: awaiting(make(AsyncAPIClient), path),
+        OURS_OFF: awaiting(make(AsyncAPIClient), path, share=False),
     }
+    sides = {(shape, "unpinned", name): side for name, side in unpinned.items()}
     if CAN_PIN:
-        sides["drf sync, one core"] = pinned(blocking(DRFAPIClient()))
-        sides["ours async, one core"] = pinned(awaiting(AsyncAPIClient()))
-    results = interleave(sides, ROUNDS)
+        for name in PINNED:
+            sides[(shape, "pinned", name)] = pinned(
+                {
+                    DRF_SYNC: blocking(make(DRFAPIClient), path),
+                    DJANGO_ASYNC: awaiting(make(AsyncClient), path),
+                    OURS_ASYNC: awaiting(make(AsyncAPIClient), path),
+                }[name]
+            )
+    return {" | ".join(key): side for key, side in sides.items()}
+
+
+# --- machine states -------------------------------------------------------------
+
+
+#: A round during which other processes took more of the machine's CPU than
+#: this is run again: it measured the other work, not the state set up here.
+NOISE = float(os.environ.get("BENCH_NOISE", 0.05))
+
+
+@contextlib.contextmanager
+def machine(state: str) -> Iterator[list[int]]:
+    """Run the block idle, loaded (a busy process per core) or half loaded
+    (one busy process, ``BENCH_STATES=half``); yields the busy pids."""
+    count = {"loaded": len(CPUS) or 1, "half": 1}.get(state, 0)
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range(count)
+    ]
+    if hogs:
+        time.sleep(0.5)  # running, not starting
+    try:
+        yield [hog.pid for hog in hogs]
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
+def bench_states(user: User) -> None:
+    for state in STATES:
+        sides: dict[str, Callable[[], float]] = {}
+        for shape in SHAPES:
+            sides.update(sides_for(shape, user))
+        discarded: list[float] = []
+        with machine(state) as hogs:
+            others = Others(mine=hogs)
+            results = interleave(
+                sides, ROUNDS, others=others, limit=NOISE, discarded=discarded
+            )
+        print(
+            f"\n{state}: {ROUNDS} rounds kept; {len(discarded)} run again because "
+            f"other processes used more than {NOISE:.0%} of the machine's CPU"
+            + (f" (up to {max(discarded):.0%})" if discarded else "")
+        )
+        report_state(state, results)
+
+
+def report_state(state: str, results: dict[str, list[float]]) -> None:
     us = {name: median(results, name) * 1e6 for name in results}
     for name, value in us.items():
-        print(f"{name:>26}: {value:8.1f} µs/request")
-    rows = [
-        ("ours async", "drf sync", "async/sync tax, our AsyncAPIClient", "≤ 2.5"),
-        ("django async", "drf sync", "async/sync tax, Django's AsyncClient", ""),
-        (
-            "ours async",
-            "django async",
-            "AsyncAPIClient vs Django AsyncClient",
-            "≤ 1.00",
-        ),
-        (
-            "ours async",
-            "ours async, asgiref hop",
-            "AsyncAPIClient, relay vs asgiref's hop",
-            "< 1",
-        ),
-        ("ours sync", "drf sync", "SyncAPIClient vs DRF APIClient", ""),
-    ]
-    if CAN_PIN:
-        rows += [
+        shape, process, client = name.split(" | ")
+        low, high = (f(results[name]) * 1e6 for f in (min, max))
+        print(f"  {name:>56}: {value:8.1f} µs/request ({low:.0f}-{high:.0f})")
+        report(
+            f"{shape}, {state}, {process}: {client}",
+            value,
+            unit="µs",
+            cell={"shape": shape, "state": state, "process": process, "client": client},
+        )
+    for shape in SHAPES:
+
+        def key(client: str, process: str = "unpinned") -> str:
+            return f"{shape} | {process} | {client}"  # noqa: B023
+
+        rows = [
+            (OURS_ASYNC, DJANGO_ASYNC, "AsyncAPIClient / Django AsyncClient", "≤ 1.00"),
             (
-                "ours async, one core",
-                "ours async",
-                "AsyncAPIClient pinned to one core",
-                "",
+                OURS_ASYNC,
+                OURS_OFF,
+                "AsyncAPIClient, core shared / not shared",
+                "< 1" if state == "idle" else "≤ 1.02",
             ),
-            ("drf sync, one core", "drf sync", "DRF APIClient pinned to one core", ""),
+            (OURS_SYNC, DRF_SYNC, "SyncAPIClient / DRF APIClient", ""),
+            (OURS_ASYNC, DRF_SYNC, "async/sync tax, AsyncAPIClient", ""),
+            (DJANGO_ASYNC, DRF_SYNC, "async/sync tax, Django AsyncClient", ""),
         ]
-    for ours, baseline, measure, target in rows:
-        ratio = paired(results, ours, baseline)
-        print(f"{measure}: {ratio:.3f} {('(target ' + target + ')') if target else ''}")
-        report(
-            measure,
-            us[ours],
-            us[baseline],
-            unit="µs",
-            baseline_name=baseline,
-            target=target,
-            ratio=ratio,
-        )
-    if CAN_PIN:
-        ratio = paired(results, "ours async, one core", "drf sync, one core")
-        print(f"async/sync tax, both pinned to one core: {ratio:.3f}")
-        report(
-            "async/sync tax, our AsyncAPIClient, one core",
-            us["ours async, one core"],
-            us["drf sync, one core"],
-            unit="µs",
-            baseline_name="drf sync, one core",
-            ratio=ratio,
-        )
+        pairs = [(key(ours), key(base), what, goal) for ours, base, what, goal in rows]
+        if CAN_PIN:
+            pairs += [
+                (
+                    key(OURS_ASYNC),
+                    key(OURS_ASYNC, "pinned"),
+                    "AsyncAPIClient, unpinned / pinned process",
+                    "≤ 1.2" if state == "idle" else "",
+                ),
+                (
+                    key(DJANGO_ASYNC),
+                    key(DJANGO_ASYNC, "pinned"),
+                    "Django AsyncClient, unpinned / pinned process",
+                    "",
+                ),
+                (
+                    key(DRF_SYNC),
+                    key(DRF_SYNC, "pinned"),
+                    "DRF APIClient, unpinned / pinned process",
+                    "",
+                ),
+            ]
+        for ours, baseline, measure, target in pairs:
+            ratio = paired(results, ours, baseline)
+            text = f"({'target ' + target})" if target else ""
+            print(f"  {shape}, {state}: {measure}: {ratio:.3f} {text}")
+            report(
+                f"{shape}, {state}: {measure}",
+                us[ours],
+                us[baseline],
+                unit="µs",
+                baseline_name=baseline.split(" | ", 1)[1],
+                target=target,
+                ratio=ratio,
+            )
 
 
 # --- where the time goes ------------------------------------------------------
@@ -259,6 +355,11 @@ def per_await(make: Callable[[], Any], number: int = 2000) -> float:
     return float(async_to_sync(run)())
 
 
+async def _shared() -> None:
+    with SharedCore():
+        pass
+
+
 def bench_kit() -> None:
     client = AsyncAPIClient()
     environ = client._base_environ(PATH_INFO=PATH, REQUEST_METHOD="GET")
@@ -297,9 +398,7 @@ def bench_kit() -> None:
         "connection recycling paused": per_call(pause),
         "worker connections tracked": per_await(tracked) - bare,
         "watchdog guard": per_await(lambda: aguard(_noop(), "x", 30.0)) - bare,
-        "relay: task, context, server start and stop": (
-            per_await(lambda: hop.relayed(_noop)) - bare
-        ),
+        "core shared: two threads held, then given back": per_await(_shared) - bare,
     }
     print("\nThe kit's parts of one async request:")
     for part, value in parts.items():
@@ -311,7 +410,8 @@ def main() -> None:
     setup_test_environment()
     call_command("migrate", verbosity=0)
     Group.objects.bulk_create(Group(name=f"group {n}") for n in range(3))
-    bench_tax()
+    user = User.objects.create_user("bench", password="not-secret")
+    bench_states(user)
     bench_breakdown()
     bench_kit()
 

@@ -108,6 +108,8 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
+        if "cell" in row:
+            continue  # drawn by matrix()
         baseline = number(row["baseline"], row["unit"])
         if row["baseline_name"]:
             baseline = f"{baseline} ({row['baseline_name']})"
@@ -117,6 +119,51 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
             f"{number(row['ratio'])} | {row['target'] or '-'} |"
         )
     return lines
+
+
+def matrix(rows: list[dict[str, Any]]) -> list[str]:
+    """One request per client, machine state and process: a table per shape.
+
+    The cells are medians in µs per request; the two ratio columns divide
+    those medians (the paired ratios, sturdier, are in the table below).
+    """
+    cells = [row for row in rows if "cell" in row]
+    if not cells:
+        return []
+    clients = list(dict.fromkeys(row["cell"]["client"] for row in cells))
+    lines = ["", "## One request, in each machine state", ""]
+    for shape in dict.fromkeys(row["cell"]["shape"] for row in cells):
+        found: dict[tuple[str, str, str], float] = {}
+        for row in cells:
+            cell = row["cell"]
+            if cell["shape"] == shape:
+                found[cell["state"], cell["process"], cell["client"]] = row["ours"]
+        lines += [
+            f"Request: {shape} (µs per request, median)",
+            "",
+            "| machine | process | "
+            + " | ".join(clients)
+            + " | ours / Django, async | async / sync, ours |",
+            "|---|---|" + "---|" * (len(clients) + 2),
+        ]
+        for state, process in dict.fromkeys(key[:2] for key in found):
+            value = {client: found.get((state, process, client)) for client in clients}
+            lines.append(
+                f"| {state} | {process} | "
+                + " | ".join(number(value[client]) for client in clients)
+                + f" | {_divide(value.get(OURS), value.get(DJANGO))}"
+                + f" | {_divide(value.get(OURS), value.get(SYNC))} |"
+            )
+        lines.append("")
+    return lines
+
+
+#: The matrix's ratio columns: these clients' cells.
+OURS, DJANGO, SYNC = "AsyncAPIClient", "Django AsyncClient", "DRF APIClient"
+
+
+def _divide(ours: float | None, baseline: float | None) -> str:
+    return number(ours / baseline) if ours and baseline else "-"
 
 
 def chart(rows: list[dict[str, Any]]) -> list[str]:
@@ -171,7 +218,7 @@ def main() -> int:
         rows.extend(found)
         if returncode or not found:
             failed.append(script.name)
-    lines = [INTRO, *environment(), "", *table(rows), *chart(rows)]
+    lines = [INTRO, *environment(), *matrix(rows), "", *table(rows), *chart(rows)]
     if failed:
         lines += ["", f"Failed or reported nothing: {', '.join(failed)}."]
     lines += notes(args.output)

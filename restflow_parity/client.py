@@ -29,6 +29,7 @@ from django.test.client import (  # type: ignore[attr-defined]
 from django.urls import resolve
 from django.utils.functional import SimpleLazyObject
 
+from restflow_parity.affinity import served_here
 from restflow_parity.auth import (
     UnknownUserWarning,
     check_user,
@@ -44,7 +45,7 @@ from restflow_parity.handler import (
     name_request,
     wsgi_stream_for_async,
 )
-from restflow_parity.ledger import sending
+from restflow_parity.ledger import counting, sending
 from restflow_parity.modes import Mode, active_mode
 from restflow_parity.pending import (
     MissingAwaitError,
@@ -201,7 +202,9 @@ class ClientBase(ClientMixin, RequestBuilder[_Resp]):
             else:
                 # Run the request on a loop in a worker thread while this
                 # thread serves the ORM, as Django's runner does.
-                response = async_to_sync(self._asgi_send_drained)(environ, call_site())
+                response = served_here(
+                    async_to_sync(self._asgi_send_drained), environ, call_site()
+                )
         if limit is not None and isinstance(response, StreamingHttpResponse):
             # The body is read after the request returns; each chunk is watched.
             chunks: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
@@ -252,8 +255,9 @@ class ClientBase(ClientMixin, RequestBuilder[_Resp]):
         site: Any = None,
     ) -> HttpResponseBase:
         handler = self._handler_for("async")
-        # Names this client in the stack ledger, should it be the wrong stack.
-        sender = sending.set(self)
+        # Names this client in a variant's stack ledger, should it be the
+        # wrong stack. Only then: each context variable costs every hop.
+        sender = sending.set(self) if counting() else None
         try:
             with self._recording() as rendered:
                 response: HttpResponseBase = await handler(
@@ -264,7 +268,8 @@ class ClientBase(ClientMixin, RequestBuilder[_Resp]):
                     site=site,
                 )
         finally:
-            sending.reset(sender)
+            if sender is not None:
+                sending.reset(sender)
         self._finish(response, environ, rendered)
         return response
 

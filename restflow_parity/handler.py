@@ -4,8 +4,8 @@ It follows Django's real ``ASGIHandler`` where Django's own test handler does
 not: each request runs inside a ``ThreadSensitiveContext``, the response is
 closed in a thread-sensitive worker (the thread that owns the test's database
 connection), and every streaming body can be consumed with ``async for``.
-The request's thread-sensitive calls reach that thread through a relay
-(``restflow_parity.hop``): the same thread, with less machinery per call.
+The request's thread-sensitive calls reach that thread asgiref's way; while
+the request is in flight, the two threads share a core (``affinity.py``).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 from rest_framework.test import ForceAuthClientHandler
 
+from restflow_parity.affinity import SharedCore
 from restflow_parity.environ import ScopeLossWarning, lost_in_scope
-from restflow_parity.hop import relayed
 from restflow_parity.pending import Site, warn_at
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
@@ -335,43 +335,32 @@ class AsyncClientHandler(BaseHandler):
         scope = request_scope(environ, overrides, site)
         body = (overrides or {}).get("_body_file") or environ["wsgi.input"]
         # One pause spans the request: each pause and resume rewires two
-        # signals and clears their receiver caches (measured, not free).
-        with connection_recycling_paused():
+        # signals and clears their receiver caches (measured, not free). The
+        # request's two threads share a core meanwhile (affinity.py).
+        with connection_recycling_paused(), SharedCore():
             async with aclosing_worker_connections(), ThreadSensitiveContext():
-                response = await relayed(
-                    self._respond, scope, body, force_user, force_token, site
-                )
-        return response
-
-    async def _respond(
-        self,
-        scope: HTTPScope,
-        body: Any,
-        force_user: Any,
-        force_token: Any,
-        site: Site | None,
-    ) -> HttpResponseBase:
-        await request_started.asend(sender=self.__class__, scope=scope)
-        try:
-            request = ASGIRequest(scope, body_stream(body))
-        except UnicodeDecodeError:
-            # What ASGIHandler answers for a query string that is not UTF-8.
-            bad = HttpResponseBadRequest()
-            bad.asgi_request = None  # type: ignore[attr-defined]
-            return bad
-        request._dont_enforce_csrf_checks = not self.enforce_csrf_checks  # type: ignore[attr-defined]
-        if force_user is not None or force_token is not None:
-            apply_force_auth(request, force_user, force_token)
-        response = await self.get_response_async(request)
-        conditional_content_removal(request, response)
-        response.asgi_request = request  # type: ignore[attr-defined]
-        if isinstance(response, StreamingHttpResponse):
-            # Read the content before assigning: the property then returns
-            # our wrapper.
-            content, is_async = response.streaming_content, response.is_async
-            response.streaming_content = _async_stream(
-                response, content, is_async, site
-            )
-        else:
-            await _close(response)
+                await request_started.asend(sender=self.__class__, scope=scope)
+                try:
+                    request = ASGIRequest(scope, body_stream(body))
+                except UnicodeDecodeError:
+                    # What ASGIHandler answers for a query string that is not
+                    # UTF-8.
+                    bad = HttpResponseBadRequest()
+                    bad.asgi_request = None  # type: ignore[attr-defined]
+                    return bad
+                request._dont_enforce_csrf_checks = not self.enforce_csrf_checks  # type: ignore[attr-defined]
+                if force_user is not None or force_token is not None:
+                    apply_force_auth(request, force_user, force_token)
+                response = await self.get_response_async(request)
+                conditional_content_removal(request, response)
+                response.asgi_request = request  # type: ignore[attr-defined]
+                if isinstance(response, StreamingHttpResponse):
+                    # Read the content before assigning: the property then
+                    # returns our wrapper.
+                    content = response.streaming_content
+                    response.streaming_content = _async_stream(
+                        response, content, response.is_async, site
+                    )
+                else:
+                    await _close(response)
         return response

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Ledger",
     "WrongStackError",
+    "counting",
     "current",
     "name_fixture",
     "one_stack",
@@ -177,6 +178,13 @@ _current: Ledger | None = None
 def current() -> Ledger | None:
     """The running test's ledger, or None."""
     return _current
+
+
+def counting() -> bool:
+    """Whether a variant's ledger counts requests now: only then is a
+    request's sender worth naming (``sending``)."""
+    ledger = _current
+    return ledger is not None and ledger.mode is not None
 
 
 @contextmanager

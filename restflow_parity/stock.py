@@ -43,6 +43,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test.client import RequestFactory
 
+from restflow_parity.affinity import served_here
 from restflow_parity.environ import environ_from_scope
 from restflow_parity.handler import (
     AsyncClientHandler,
@@ -248,8 +249,13 @@ def serve_on_asgi(
     site = call_site()
     description = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}"
     with Guard(description, resolve_timeout()):
-        return async_to_sync(_served_drained)(
-            handler, environ, force_user, force_token, site
+        return served_here(
+            async_to_sync(_served_drained),
+            handler,
+            environ,
+            force_user,
+            force_token,
+            site,
         )
 
 

@@ -13,6 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run_all  # noqa: E402
+from _rounds import interleave  # noqa: E402
 
 
 def write_bench(folder: Path, name: str, body: str) -> None:
@@ -107,6 +108,71 @@ def test_the_page_keeps_its_notes_and_draws_the_breakdown(
     assert page.endswith(run_all.NOTES_MARKER + "\n\nThe analysis, by hand.\n")
     assert "pie title AsyncAPIClient, GET of a DRF list view: 2300 µs" in page
     assert '    "main thread" : 1200\n' in page
+
+
+def test_the_request_matrix_is_a_table_per_shape_not_rows(
+    bench_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_bench(
+        bench_dir,
+        "tax",
+        """
+        for state, process, client, value in [
+            ("idle", "unpinned", "DRF APIClient", 500.0),
+            ("idle", "unpinned", "Django AsyncClient", 2000.0),
+            ("idle", "unpinned", "AsyncAPIClient", 1500.0),
+            ("loaded", "pinned", "AsyncAPIClient", 3000.0),
+        ]:
+            cell = {"shape": "list", "state": state, "process": process,
+                    "client": client}
+            report(f"list, {state}, {process}: {client}", value, unit="µs",
+                   cell=cell)
+        report("list, idle: AsyncAPIClient / Django AsyncClient", 1500.0, 2000.0,
+               unit="µs", target="≤ 1.00")
+        """,
+    )
+    output = bench_dir / "page.md"
+    monkeypatch.setattr(sys, "argv", ["run_all", "--output", str(output)])
+    assert run_all.main() == 0
+    page = output.read_text()
+    assert (
+        "| machine | process | DRF APIClient | Django AsyncClient | AsyncAPIClient "
+        "| ours / Django, async | async / sync, ours |" in page
+    )
+    assert "| idle | unpinned | 500.0 | 2000.0 | 1500.0 | 0.750 | 3.000 |" in page
+    assert "| loaded | pinned | - | - | 3000.0 | - | - |" in page
+    # The cells are not repeated as rows of the results table; ratios are.
+    assert "| bench_tax | list, idle, unpinned" not in page
+    assert "| bench_tax | list, idle: AsyncAPIClient / Django AsyncClient |" in page
+
+
+def test_rounds_during_which_other_processes_ran_are_run_again() -> None:
+    shares = iter([0.5, 0.0, 0.0])
+
+    class Others:
+        def start(self) -> None:
+            pass
+
+        def share(self) -> float:
+            return next(shares)
+
+    runs: list[int] = []
+
+    def side() -> float:
+        runs.append(1)
+        return float(len(runs))
+
+    discarded: list[float] = []
+    results = interleave(
+        {"a": side},
+        2,
+        others=Others(),
+        limit=0.05,
+        discarded=discarded,
+    )
+    # A warm-up, a thrown-away round, then two kept.
+    assert results == {"a": [3.0, 4.0]}
+    assert discarded == [0.5]
 
 
 @pytest.mark.tooling

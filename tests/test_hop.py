@@ -1,13 +1,15 @@
-"""The relay changes nothing code under test can see of its thread hops.
+"""Sharing a core changes nothing code under test can see of its thread hops.
 
-Each scenario runs on asgiref's own hop (``hop.ENABLED = False``) and on the
-relay, and what the code under test recorded (tests/products/hop_views.py) is
-compared: which thread ran each part and with which database connection, the
-context variables each part saw and left behind, the order of the parts, the
+Each scenario runs with a request's two threads on one core
+(``RESTFLOW_PARITY_SHARE_CORE``, restflow_parity/affinity.py) and without, and
+what the code under test recorded (tests/products/hop_views.py) is compared:
+which thread ran each part and with which database connection, the context
+variables each part saw and left behind, the order of the parts, the
 exceptions, and that nothing deadlocks that did not before. Every scenario
-also checks the facts themselves, so both paths being wrong the same way
-fails too. The watchdog's hazard matrix runs on both paths in
-tests/test_watchdog.py.
+also checks the facts themselves, so both settings being wrong the same way
+fails too. The watchdog's hazard matrix and deadlock reports run under both
+settings in tests/test_watchdog.py; what sharing does to the threads' CPU masks
+is tested in tests/test_affinity.py.
 """
 
 from __future__ import annotations
@@ -24,20 +26,22 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from django.core.signals import request_started
 from django.db import connection
 from products import hop_views
 from products.hop_views import FROM_MIDDLEWARE, FROM_TEST, FROM_VIEW, SEEN, ViewError
 from products.models import Product
+from sharing import PATHS, hopping
 
-from restflow_parity import hop
+from restflow_parity import testloop
+from restflow_parity.affinity import SharedCore
 from restflow_parity.modes import make_client
-from restflow_parity.watchdog import interrupt, report
+from restflow_parity.watchdog import interrupt
 
-PATHS = ("asgiref", "relay")
 BODIES = ("def", "async def")
 
-pytestmark = pytest.mark.skipif(
-    not hop.SUPPORTED, reason="the relay needs asgiref 3.13 (executor=)"
+needs_executor = pytest.mark.skipif(
+    not testloop.SUPPORTED, reason="MainThreadExecutor needs asgiref 3.13 (executor=)"
 )
 
 
@@ -59,13 +63,10 @@ def recording(settings: Any) -> Iterator[list[dict[str, Any]]]:
 
 
 def on_path(path: str, run: Callable[[], Any]) -> Any:
-    """Run ``run`` with thread-sensitive calls hopping the ``path`` way, in a
-    context of its own (a request's context changes flow back into it)."""
-    enabled, hop.ENABLED = hop.ENABLED, path == "relay"
-    try:
+    """Run ``run`` with requests' threads on ``path``, in a context of its
+    own (a request's context changes flow back into it)."""
+    with hopping(path):
         return contextvars.copy_context().run(run)
-    finally:
-        hop.ENABLED = enabled
 
 
 def drive(body: str, scenario: Callable[[Any], Awaitable[Any]]) -> Any:
@@ -174,9 +175,9 @@ def test_each_part_runs_on_the_same_thread_with_the_same_connection_and_context(
         recording.clear()
         outcome = on_path(path, lambda: drive(body, scenario))
         observed[path] = (outcome, normalized(recording, mine))
-    assert observed["relay"] == observed["asgiref"]
+    assert observed["shared core"] == observed["own cores"]
 
-    outcome, records = observed["relay"]
+    outcome, records = observed["shared core"]
     left_view = "set in sync_view" if view == "sync" else "set in async_view"
     assert outcome == (200, left_view, "set in process_request")
     assert [r["part"] for r in records] == EXPECTED_PARTS[view]
@@ -220,7 +221,7 @@ def test_a_loop_in_the_main_thread_gets_a_thread_per_request(
         recording.clear()
         on_path(path, lambda: asyncio.run(scenario()))
         observed[path] = [(r["part"], r["thread"]) for r in normalized(recording, 0)]
-    assert observed["relay"] == observed["asgiref"]
+    assert observed["shared core"] == observed["own cores"]
     parts = [
         "request_started",
         "middleware.process_request",
@@ -228,7 +229,7 @@ def test_a_loop_in_the_main_thread_gets_a_thread_per_request(
         "middleware.process_response",
         "request_finished",
     ]
-    assert observed["relay"] == [
+    assert observed["shared core"] == [
         *((part, "other-1") for part in parts),
         *((part, "other-2") for part in parts),
     ]
@@ -254,8 +255,8 @@ def test_an_exception_in_a_hop_reaches_the_test_unchanged(
             frame.name for frame in traceback.extract_tb(error.value.__traceback__)
         ]
         raised[path] = (str(error.value), f"failing_{view}_view" in frames)
-    assert raised["relay"] == raised["asgiref"]
-    assert raised["relay"] == (f"raised in the {view} view", True)
+    assert raised["shared core"] == raised["own cores"]
+    assert raised["shared core"] == (f"raised in the {view} view", True)
 
 
 # --- work that outlives the request or runs beside it -------------------------
@@ -266,9 +267,9 @@ def test_an_exception_in_a_hop_reaches_the_test_unchanged(
 def test_a_task_the_view_started_writes_after_the_response(
     recording: list[dict[str, Any]], path: str
 ) -> None:
-    """A background task's ORM call after the request still reaches the test's
-    thread and transaction (asgiref refuses calls through an exited
-    ThreadSensitiveContext: the relay's is never exited)."""
+    """A background task's ORM call after the request (whose
+    ThreadSensitiveContext has exited, and whose threads have their CPU masks
+    back) still reaches the test's thread and transaction."""
     mine = connection_id()
 
     async def scenario(client: Any) -> bool:
@@ -313,22 +314,30 @@ def test_another_tasks_call_to_the_tests_thread_is_served_during_a_request(
     recording: list[dict[str, Any]], path: str
 ) -> None:
     """A request waits for a task whose thread-sensitive call it depends on:
-    the relay gives the thread back when the request idles, so this cannot
-    deadlock."""
+    the test's thread serves that call between the request's own, so this
+    cannot deadlock."""
 
     async def scenario(client: Any) -> int:
         loop = asyncio.get_running_loop()
         event = hop_views.MEETING["outside"] = asyncio.Event()
+        in_flight = asyncio.Event()
+
+        def started(**kwargs: Any) -> None:
+            loop.call_soon_threadsafe(in_flight.set)
 
         def set_it() -> None:
             assert threading.current_thread() is threading.main_thread()
             loop.call_soon_threadsafe(event.set)
 
         async def outside() -> None:
-            await asyncio.sleep(0.05)
+            await in_flight.wait()  # the request has started: it is in flight
             await sync_to_async(set_it)()
 
-        response, _ = await asyncio.gather(client.get("/wait-outside/"), outside())
+        request_started.connect(started, dispatch_uid="hop-in-flight")
+        try:
+            response, _ = await asyncio.gather(client.get("/wait-outside/"), outside())
+        finally:
+            request_started.disconnect(dispatch_uid="hop-in-flight")
         return int(response.status_code)
 
     assert on_path(path, lambda: drive("async def", scenario)) == 200
@@ -360,8 +369,8 @@ def test_async_to_sync_inside_a_sync_view_and_unsensitive_work(
             if r["part"] in ("nested.view", "nested.loop", "worker")
         ]
         observed[path] = (outcome, parts)
-    assert observed["relay"] == observed["asgiref"]
-    outcome, parts = observed["relay"]
+    assert observed["shared core"] == observed["own cores"]
+    outcome, parts = observed["shared core"]
     assert outcome == [{"count": 1}, 200]
     assert [(p["part"], p["thread"] == "main") for p in parts] == [
         ("nested.view", True),
@@ -381,7 +390,7 @@ def run_served(step: Callable[[], Awaitable[Any]], executor: Any) -> Any:
     thread.start()
 
     async def body() -> Any:
-        async with hop.serving(executor):
+        async with testloop.serving(executor):
             return await step()
 
     try:
@@ -396,6 +405,7 @@ def run_served(step: Callable[[], Awaitable[Any]], executor: Any) -> Any:
         loop.close()
 
 
+@needs_executor
 @pytest.mark.django_db
 def test_main_thread_executor_serves_a_test_loop_like_async_to_sync(
     recording: list[dict[str, Any]],
@@ -414,7 +424,7 @@ def test_main_thread_executor_serves_a_test_loop_like_async_to_sync(
     observed = {}
     for name, run in (
         ("async_to_sync", lambda: async_to_sync(step)()),
-        ("served", lambda: run_served(step, hop.MainThreadExecutor())),
+        ("served", lambda: run_served(step, testloop.MainThreadExecutor())),
     ):
         recording.clear()
         outcome = contextvars.copy_context().run(run)
@@ -426,7 +436,7 @@ def test_main_thread_executor_serves_a_test_loop_like_async_to_sync(
 
 
 def test_main_thread_executor_is_a_plain_executor_outside_a_loop() -> None:
-    executor = hop.MainThreadExecutor()
+    executor = testloop.MainThreadExecutor()
     future = executor.submit(threading.get_ident)
     assert isinstance(future, concurrent.futures.Future)
     done: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -439,14 +449,22 @@ def test_main_thread_executor_is_a_plain_executor_outside_a_loop() -> None:
         failing.result()
 
 
+@needs_executor
 def test_a_cancelled_call_is_skipped_like_asgirefs() -> None:
     def scenario() -> Callable[[], Awaitable[list[str]]]:
         ran: list[str] = []
         gate = threading.Event()
 
         async def body() -> list[str]:
-            busy = asyncio.ensure_future(sync_to_async(gate.wait)(10))
-            await asyncio.sleep(0.05)  # the test's thread is busy with it now
+            loop = asyncio.get_running_loop()
+            working = asyncio.Event()
+
+            def block() -> None:
+                loop.call_soon_threadsafe(working.set)
+                gate.wait(10)
+
+            busy = asyncio.ensure_future(sync_to_async(block)())
+            await working.wait()  # the test's thread is busy with it now
             queued = asyncio.ensure_future(sync_to_async(ran.append)("queued"))
             await asyncio.sleep(0)  # submitted, waiting behind the busy call
             queued.cancel()
@@ -460,22 +478,7 @@ def test_a_cancelled_call_is_skipped_like_asgirefs() -> None:
         return body
 
     assert async_to_sync(scenario())() == ["after"]
-    assert run_served(scenario(), hop.MainThreadExecutor()) == ["after"]
-
-
-def test_the_relay_copies_back_context_changes_but_not_its_routing() -> None:
-    changed: contextvars.ContextVar[str] = contextvars.ContextVar("changed")
-
-    async def request() -> str:
-        changed.set("by the request")
-        await sync_to_async(changed.set)("by a hop")
-        return "done"
-
-    async def body() -> tuple[str, str, Any]:
-        result = await hop.relayed(request)
-        return result, changed.get("-"), hop._route.get()
-
-    assert async_to_sync(body)() == ("done", "by a hop", None)
+    assert run_served(scenario(), testloop.MainThreadExecutor()) == ["after"]
 
 
 # --- what the watchdog reads from the thread's stack --------------------------
@@ -512,42 +515,22 @@ def watchdog_view_of_the_main_thread(run: Callable[[Any], Any]) -> dict[str, Any
 
 @pytest.mark.parametrize("path", PATHS)
 def test_the_watchdog_tells_a_working_main_thread_from_an_idle_one(path: str) -> None:
-    async def relayed_request(request: Callable[[], Awaitable[None]]) -> None:
-        await hop.relayed(request)
+    async def sharing(request: Callable[[], Awaitable[None]]) -> None:
+        with SharedCore():  # as the kit's handler holds it around a request
+            await request()
 
     seen = on_path(
         path,
         lambda: watchdog_view_of_the_main_thread(
-            lambda request: async_to_sync(relayed_request)(request)
+            lambda request: async_to_sync(sharing)(request)
         ),
     )
     assert seen == {"in a call": (True, True), "idle": (False, True)}
 
 
+@needs_executor
 def test_the_watchdog_reads_a_main_thread_executor_like_asgirefs() -> None:
     seen = watchdog_view_of_the_main_thread(
-        lambda request: run_served(request, hop.MainThreadExecutor())
+        lambda request: run_served(request, testloop.MainThreadExecutor())
     )
     assert seen == {"in a call": (True, True), "idle": (False, True)}
-
-
-@pytest.mark.parametrize("path", PATHS)
-def test_the_watchdog_report_follows_a_request_into_the_relay(path: str) -> None:
-    """The report lists the coroutines a request waits in: through the
-    relay's context switch too."""
-
-    async def waits_in_the_view() -> None:
-        await asyncio.sleep(3600)
-
-    async def body() -> list[str]:
-        task = asyncio.ensure_future(hop.relayed(waits_in_the_view))
-        await asyncio.sleep(0.05)
-        names = [frame.name for frame in report._await_chain(task.get_coro())]
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return names
-
-    names = on_path(path, lambda: async_to_sync(body)())
-    assert names[0] == "relayed"
-    assert "waits_in_the_view" in names

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
 import threading
 from typing import Any
 
@@ -12,14 +13,18 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from sharing import PATHS, hopping
 
-from restflow_parity import hop, testloop
+from restflow_parity import testloop
+from restflow_parity.test import AsyncAPIClient
 from restflow_parity.testloop import TestLoop
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("testloop_var")
 
 needs_executor = pytest.mark.skipif(
-    not hop.SUPPORTED, reason="TestLoop shares a loop from asgiref 3.13 on"
+    not testloop.SUPPORTED, reason="TestLoop shares a loop from asgiref 3.13 on"
 )
 
 
@@ -160,3 +165,43 @@ def test_older_asgiref_runs_each_step_through_async_to_sync(
 
     assert loop.run(step) == (True, False)
     loop.close()
+
+
+def where(request: HttpRequest) -> JsonResponse:
+    """A sync view: which thread serves it, with which connection and mask."""
+    return JsonResponse(
+        {
+            "main": threading.current_thread() is threading.main_thread(),
+            "connection": id(connection.connection),
+            "atomic": connection.in_atomic_block,
+            "cores": sorted(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else [],
+        }
+    )
+
+
+urlpatterns = [path("where/", where)]
+
+
+@pytest.mark.django_db
+@needs_executor
+@pytest.mark.parametrize("cores", PATHS)
+def test_a_request_in_a_step_is_served_by_this_thread_whether_or_not_it_shares_a_core(
+    loop: TestLoop, settings: Any, cores: str
+) -> None:
+    settings.ROOT_URLCONF = __name__
+    connection.ensure_connection()
+    mine = id(connection.connection)
+    every = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+    async def step() -> dict[str, Any]:
+        return (await AsyncAPIClient().get("/where/")).json()
+
+    with hopping(cores):
+        seen = loop.run(step)
+    assert (seen["main"], seen["connection"], seen["atomic"]) == (True, mine, True)
+    sharing = cores == "shared core" and len(every) > 1
+    assert len(seen["cores"]) == (1 if sharing else len(every))
+    if every:
+        assert sorted(os.sched_getaffinity(0)) == every  # given back

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import sys
 import threading
@@ -21,8 +22,9 @@ from django.db import connection, transaction
 from django.db.backends.signals import connection_created
 from products.hazard_views import RELEASE
 from products.models import Product
+from sharing import PATHS, hopping
 
-from restflow_parity import handler, hop
+from restflow_parity import handler
 from restflow_parity.modes import make_client
 from restflow_parity.test import (
     AsyncAPIClient,
@@ -106,23 +108,30 @@ def threads_left(before: set[threading.Thread], wait: float = 10) -> list[Any]:
     return left
 
 
-@pytest.fixture(params=["asgiref", "relay"])
-def hop_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Hop to the test's thread asgiref's way, or through the relay
-    (restflow_parity.hop): the watchdog must see no difference."""
-    if request.param == "relay" and not hop.SUPPORTED:
-        pytest.skip("the relay needs asgiref 3.13 (executor=)")
-    monkeypatch.setattr(hop, "ENABLED", request.param == "relay")
-    return str(request.param)
+def cpu_mask() -> set[int] | None:
+    """Where this thread may run, where the OS says."""
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
+@pytest.fixture(params=PATHS)
+def hop_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A request's two threads on cores of their own, or sharing one while it
+    is in flight (restflow_parity/affinity.py): the watchdog must see no
+    difference."""
+    with hopping(request.param):
+        yield str(request.param)
 
 
 @pytest.fixture
 def release() -> Iterator[None]:
     """Set RELEASE after the test and check that no thread it started is left:
-    none may keep the process alive."""
+    none may keep the process alive. The test's thread must not be left on
+    one core either (a request the watchdog gave up on never ends its block)."""
     before = set(threading.enumerate())
+    mask = cpu_mask()
     RELEASE.clear()
     yield
+    assert cpu_mask() == mask
     RELEASE.set()
     left = threads_left(before)
     RELEASE.clear()
@@ -144,10 +153,13 @@ def test_deadlock_is_reported_within_the_limit(
     stack: str, body: str, view: str, settings: Any
 ) -> None:
     settings.RESTFLOW_PARITY_REQUEST_TIMEOUT = LIMIT
+    mask = cpu_mask()
     start = time.monotonic()
     with pytest.raises(RequestTimeoutError) as raised:
         send(stack, body, f"/hazard/wait/{view}/")
     elapsed = time.monotonic() - start
+    # The request may still be stuck (a blocked loop): this thread is not.
+    assert cpu_mask() == mask
     assert LIMIT <= elapsed < LIMIT + GRACE + MARGIN
     message = str(raised.value)
     assert f"get('/hazard/wait/{view}/') did not finish within 1s" in message

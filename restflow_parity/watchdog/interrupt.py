@@ -17,7 +17,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
-from restflow_parity import hop
+from restflow_parity import testloop
+from restflow_parity.affinity import release_all
 from restflow_parity.watchdog.watch import WatchdogInterrupt, current, fired
 
 __all__ = [
@@ -127,21 +128,26 @@ def forget_abandoned_loops() -> None:
     up on may run on, blocked: the next test's coroutine would queue behind
     it. One call served for a new loop, which then closes, replaces that
     memory (public API only: force_new_loop skips the lookup).
+
+    The threads a request in flight held on one core (``affinity.py``) get
+    their masks back: the blocked loop may never end that request's block.
     """
+    release_all()
     async_to_sync(_hop, force_new_loop=True)()
 
 
 def _runs_a_sync_call(frame: FrameType | None) -> bool:
     # A thread serving a loop's thread-sensitive calls runs each one in a work
-    # item (asgiref's) or a relay's _run (ours), inside an idle loop that waits
-    # for the next: such a frame above the idle wait means a call is under
-    # way. asgiref's by function name only; if asgiref renames them, the
-    # waiter is interrupted at the end of the grace period anyway.
+    # item (asgiref's) or a MainThreadExecutor's _run (the pytest plugin's),
+    # inside an idle loop that waits for the next: such a frame above the idle
+    # wait means a call is under way. asgiref's by function name only; if
+    # asgiref renames them, the waiter is interrupted at the end of the grace
+    # period anyway.
     while frame is not None:
         code = frame.f_code
-        if code in hop.CALL_CODES:
+        if code in testloop.CALL_CODES:
             return True
-        if code in hop.IDLE_CODES or code in hop.WAIT_CODES:
+        if code in testloop.WAIT_CODES:
             return False
         if code.co_name == "run_until_future":
             return False
@@ -159,7 +165,7 @@ def _waits_for_a_loop(frame: FrameType | None) -> bool:
     # calls, until the loop's coroutine finishes.
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "run_until_future" or code in hop.WAIT_CODES:
+        if code.co_name == "run_until_future" or code in testloop.WAIT_CODES:
             return True
         frame = frame.f_back
     return False

@@ -1,9 +1,10 @@
 """Views and middleware that record what code under test can see of its hops.
 
-tests/test_hop.py sends the same requests over asgiref's own hop and over the
-relay, and compares what these recorded: which thread ran each part, which
-database connection it used, the context variables it saw, the order of the
-parts, the exceptions. Routed with ``ROOT_URLCONF = "products.hop_views"``.
+tests/test_hop.py sends the same requests with the request's two threads on
+cores of their own and sharing one, and compares what these recorded: which
+thread ran each part, which database connection it used, the context
+variables it saw, the order of the parts, the exceptions. Routed with
+``ROOT_URLCONF = "products.hop_views"``.
 """
 
 from __future__ import annotations
