@@ -50,9 +50,9 @@ from asgiref.sync import (
     sync_to_async,
 )
 
-from restflow_parity import testloop
-from restflow_parity.affinity import SharedCore
-from restflow_parity.testloop import TestLoop
+from restflow_parity.pytest_plugin import _testloop as testloop
+from restflow_parity.pytest_plugin._testloop import TestLoop
+from restflow_parity.request._affinity import SharedCore
 
 HOPS = 2000
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 15))

@@ -137,7 +137,7 @@ def bench_machinery() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
 
-    from restflow_parity.testloop import TestLoop
+    from restflow_parity.pytest_plugin._testloop import TestLoop
 
     call_command("migrate", verbosity=0)
     tests = 50

@@ -26,7 +26,7 @@ from _report import report  # noqa: E402
 from django.test import Client, RequestFactory, override_settings  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
-from restflow_parity.checks import MIDDLEWARE_PATH  # noqa: E402
+from restflow_parity.django_runner._checks import MIDDLEWARE_PATH  # noqa: E402
 from restflow_parity.scope import build_scope  # noqa: E402
 
 ROUNDS = 15

@@ -96,7 +96,7 @@ import statistics, timeit
 import django
 django.setup()
 from django.core.cache import cache
-from restflow_parity.variant_state import variant_state
+from restflow_parity.variants._caches import variant_state
 for i in range(20):
     cache.set(f"k{i}", "x" * 100)
 def rolled_back():

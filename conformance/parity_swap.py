@@ -49,7 +49,7 @@ def apply_swap(swap: str) -> dict[str, str]:
         return _swap_drf()
     if swap == "both":
         # Nothing: the runs pass --parity-both-modes, and stock clients and
-        # factories follow each variant's stack (restflow_parity.stock).
+        # factories follow each variant's stack (restflow_parity.request._stock).
         return {}
     if swap == "adrf":
         return _swap_adrf()

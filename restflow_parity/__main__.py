@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from restflow_parity import merge
+from restflow_parity.verdict import _merge as merge
 
 __all__ = ["main"]
 

@@ -11,4 +11,4 @@ class RestflowParityConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing registers the checks with Django's check framework.
-        from restflow_parity import checks  # noqa: F401
+        from restflow_parity.django_runner import _checks  # noqa: F401

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 # Every other public name of django.test.client and rest_framework.test, as
 # they are (stock clients follow the running variant's stack anyway, see
-# restflow_parity.stock), so that swapping an import never needs a split.
+# restflow_parity.request._stock), so that swapping an import never needs a split.
 from django.test.client import (  # type: ignore[attr-defined]
     BOUNDARY,
     CONTENT_TYPE_RE,
@@ -45,10 +45,29 @@ from rest_framework.test import (
     cleanup_url_patterns,
 )
 
-from restflow_parity.assertions import ParityAssertions
-from restflow_parity.auth import UnknownUserWarning
-from restflow_parity.builder import DroppedInputWarning
-from restflow_parity.cases import (
+from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
+from restflow_parity.request._auth import UnknownUserWarning
+from restflow_parity.request._builder import DroppedInputWarning
+from restflow_parity.request._client import (
+    APIClient,
+    AsyncAPIClient,
+    Client,
+    SyncAPIClient,
+)
+from restflow_parity.request._environ import ScopeLossWarning
+from restflow_parity.request._factory import (
+    APIRequestFactory,
+    AsyncAPIRequestFactory,
+    RequestFactory,
+    SyncAPIRequestFactory,
+    arun_view,
+    force_authenticate,
+)
+from restflow_parity.request._ledger import WrongStackError, one_stack
+from restflow_parity.request._pending import MissingAwaitError, PendingResponse
+from restflow_parity.request._responses import EitherResponse, TestResponse
+from restflow_parity.variants._assertions import ParityAssertions
+from restflow_parity.variants._cases import (
     APILiveServerTestCase,
     APISimpleTestCase,
     APITestCase,
@@ -59,21 +78,7 @@ from restflow_parity.cases import (
     AsyncAPITransactionTestCase,
     URLPatternsTestCase,
 )
-from restflow_parity.client import APIClient, AsyncAPIClient, Client, SyncAPIClient
-from restflow_parity.environ import ScopeLossWarning
-from restflow_parity.factory import (
-    APIRequestFactory,
-    AsyncAPIRequestFactory,
-    RequestFactory,
-    SyncAPIRequestFactory,
-    arun_view,
-    force_authenticate,
-)
-from restflow_parity.ledger import WrongStackError, one_stack
-from restflow_parity.live import AsyncAPILiveServerTestCase, AsyncLiveServer
-from restflow_parity.modes import run_both_modes
-from restflow_parity.pending import MissingAwaitError, PendingResponse
-from restflow_parity.responses import EitherResponse, TestResponse
+from restflow_parity.variants._modes import run_both_modes
 from restflow_parity.watchdog import RequestTimeoutError, WatchdogInterrupt
 
 #: DRF's names for Django's classes: here, the kit's mode-aware drop-ins.

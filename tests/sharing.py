@@ -14,7 +14,7 @@ from unittest import mock
 
 from django.test import override_settings
 
-from restflow_parity import affinity
+from restflow_parity.request import _affinity as affinity
 
 #: The two ways a request's threads can hop: on cores of their own, as
 #: before, and sharing one while the request is in flight.

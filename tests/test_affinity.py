@@ -24,10 +24,10 @@ from django.test import override_settings
 from django.urls import path
 from sharing import AlwaysShare
 
-from restflow_parity import affinity
-from restflow_parity.affinity import SETTING, SharedCore, release_all
-from restflow_parity.modes import make_client
+from restflow_parity.request import _affinity as affinity
+from restflow_parity.request._affinity import SETTING, SharedCore, release_all
 from restflow_parity.test import AsyncAPIClient
+from restflow_parity.variants._modes import make_client
 
 CAN_SHARE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
 pytestmark = pytest.mark.skipif(
@@ -277,7 +277,7 @@ def test_sharing_works_without_django_settings() -> None:
     """asgiref used alone (bench_hop.py): the setting's default applies."""
     code = (
         "import threading\n"
-        "from restflow_parity.affinity import SharedCore, enabled\n"
+        "from restflow_parity.request._affinity import SharedCore, enabled\n"
         "def hold():\n"
         "    with SharedCore():\n"
         "        pass\n"

@@ -16,8 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase, override_settings
 
 from restflow_parity import run_both_modes
-from restflow_parity.checks import check_middleware
-from restflow_parity.modes import ENV_VAR, ParityModeError, make_client
+from restflow_parity.django_runner._checks import check_middleware
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPIRequestFactory,
@@ -28,6 +27,7 @@ from restflow_parity.test import (
     SyncAPIRequestFactory,
     UnknownUserWarning,
 )
+from restflow_parity.variants._modes import ENV_VAR, ParityModeError, make_client
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-input.md"
 MIDDLEWARE = "restflow_parity.middleware.EnsureScopeMiddleware"

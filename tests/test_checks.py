@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
-from restflow_parity.checks import MIDDLEWARE_PATH, check_middleware
+from restflow_parity.django_runner._checks import MIDDLEWARE_PATH, check_middleware
 from restflow_parity.middleware import EnsureScopeMiddleware
 
 SESSION = "django.contrib.sessions.middleware.SessionMiddleware"

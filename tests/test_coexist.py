@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from test_plugin import project, run, write_ini
 
-from restflow_parity.isolation import executor_context_supported
+from restflow_parity.pytest_plugin._coroutines import executor_context_supported
 
 pytest_plugins = ["pytester"]
 __all__ = ["project"]  # the fixture, imported for the tests here
@@ -154,9 +154,9 @@ def test_without_the_executor_api_the_warning_says_why(
     # conftest stands in for it, and the anyio database test is warned about.
     project.makeconftest(
         """
-        import restflow_parity.plugin
+        import restflow_parity.pytest_plugin._running as running
 
-        restflow_parity.plugin.executor_context_supported = lambda: False
+        running.executor_context_supported = lambda: False
         """
     )
     project.makepyfile(
@@ -175,7 +175,7 @@ def test_without_the_executor_api_the_warning_says_why(
             assert User._meta.db_table == "auth_user"
         """
     )
-    shown = "default::restflow_parity.coexist.AsyncIsolationWarning"
+    shown = "default::restflow_parity.pytest_plugin._coexist.AsyncIsolationWarning"
     result = run(project, "-W", shown)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(

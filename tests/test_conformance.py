@@ -293,7 +293,8 @@ def test_django_tests_run_three_ways(tmp_path: Path) -> None:
     assert runs["django"]["classes"] == {"": "(unchanged)"}
     # The Django-flavoured drop-in, as a user swapping Django's import gets it.
     assert (
-        runs["sync"]["classes"]["django.test.Client"] == "restflow_parity.client.Client"
+        runs["sync"]["classes"]["django.test.Client"]
+        == "restflow_parity.request._client.Client"
     )
     assert runs["async"]["classes"]["django.test.AsyncClient"].endswith(
         ".AsyncAPIClient"

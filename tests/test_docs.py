@@ -77,7 +77,7 @@ import yaml
 from doc_fences import DOCS, ROOT, Block, expand_snippets, parse_page
 from getting_started import PAGE
 
-from restflow_parity.modes import CHOICES
+from restflow_parity.variants._modes import CHOICES
 
 PROJECT_PAGE = PAGE.relative_to(DOCS).as_posix()
 
@@ -238,7 +238,7 @@ def base_settings() -> dict[str, Any]:
     """The test project's settings as a user's would be: without restflow-parity."""
     from testproject import settings
 
-    from restflow_parity.checks import MIDDLEWARE_PATH
+    from restflow_parity.django_runner._checks import MIDDLEWARE_PATH
 
     namespace = {
         name: getattr(settings, name) for name in dir(settings) if name.isupper()
@@ -267,7 +267,7 @@ def test_settings_example(block: Block) -> None:
     from django.test import override_settings
     from django.utils.module_loading import import_string
 
-    from restflow_parity.checks import check_middleware
+    from restflow_parity.django_runner._checks import check_middleware
 
     namespace = base_settings()
     before = dict(namespace)

@@ -18,7 +18,7 @@ from fidelity_corpus import CORPUS, Case
 from products.views import RECORDED_SCOPES
 from servers import RunningServer
 
-from restflow_parity.modes import make_client
+from restflow_parity.variants._modes import make_client
 
 # Headers a real HTTP client adds on its own, which an in-process request only
 # has when the test sets them. X-Probe is our recording key.

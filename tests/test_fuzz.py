@@ -30,7 +30,7 @@ from fuzz.strategies import requests
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from products.fuzz_views import RECORDS
 
-from restflow_parity.client import SyncAPIClient
+from restflow_parity.request._client import SyncAPIClient
 
 #: The CI sample: small enough for about ten seconds, seeded so it is the
 #: same sample on every run.

@@ -33,9 +33,9 @@ from products.hop_views import FROM_MIDDLEWARE, FROM_TEST, FROM_VIEW, SEEN, View
 from products.models import Product
 from sharing import PATHS, hopping
 
-from restflow_parity import testloop
-from restflow_parity.affinity import SharedCore
-from restflow_parity.modes import make_client
+from restflow_parity.pytest_plugin import _testloop as testloop
+from restflow_parity.request._affinity import SharedCore
+from restflow_parity.variants._modes import make_client
 from restflow_parity.watchdog import interrupt
 
 BODIES = ("def", "async def")

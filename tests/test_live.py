@@ -27,13 +27,13 @@ from django.utils import timezone, translation
 from products import live_views
 from products.models import Product
 
-from restflow_parity.client import AsyncAPIClient
 from restflow_parity.live import (
     SETTING,
     AsyncAPILiveServerTestCase,
     AsyncLiveServer,
     in_memory_connections,
 )
+from restflow_parity.request._client import AsyncAPIClient
 
 LIVE_URLS = "products.live_urls"
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from test_plugin import project
 
-from restflow_parity.report import Report
+from restflow_parity.verdict._report import Report
 
 pytestmark = pytest.mark.tooling
 

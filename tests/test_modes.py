@@ -17,7 +17,6 @@ from products.views import ProductViewSet
 from rest_framework.test import APITestCase
 
 from restflow_parity import run_both_modes
-from restflow_parity.modes import ENV_VAR, ParityModeError, parse_mode
 from restflow_parity.test import (
     APIClient,
     APIRequestFactory,
@@ -25,6 +24,7 @@ from restflow_parity.test import (
     SyncAPIClient,
     arun_view,
 )
+from restflow_parity.variants._modes import ENV_VAR, ParityModeError, parse_mode
 
 product_list = ProductViewSet.as_view({"get": "list"})
 

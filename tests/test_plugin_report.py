@@ -286,7 +286,7 @@ def test_kit_messages_follow_the_app_and_the_silenced_list() -> None:
     from django.conf import settings
     from django.test import override_settings
 
-    from restflow_parity.checks import kit_messages
+    from restflow_parity.django_runner._checks import kit_messages
 
     with override_settings(MIDDLEWARE=[]):
         assert [m.id for m in kit_messages()] == ["restflow_parity.W001"]

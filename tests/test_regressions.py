@@ -15,7 +15,7 @@ Django AsyncClient / AsyncRequestFactory
                                           test_client.RedirectTests
 - sync streaming_content is a plain map:  test_client.ResponseTests.test_sync_streaming_view_is_async_iterable
 - response closed off the connection's thread: test_response_is_closed_in_the_test_connection_thread (below)
-- no ThreadSensitiveContext:              restflow_parity.handler.AsyncClientHandler wraps each request
+- no ThreadSensitiveContext:              restflow_parity.request._handler.AsyncClientHandler wraps each request
 
 adrf AsyncAPIClient
 - 415 on format="json" (content type sent twice): test_client.FormatTests.test_json_format_is_rendered_once_with_one_content_type

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 from restflow_parity.__main__ import main
-from restflow_parity.report import Report, ReportError, Run
-from restflow_parity.summary import ParityTally, Variant
+from restflow_parity.verdict._report import Report, ReportError, Run
+from restflow_parity.verdict._summary import ParityTally, Variant
 
 
 def run(label: str, *selected: str) -> Run:
@@ -747,7 +747,7 @@ def test_the_command_line_entry_points(tmp_path: Path, command: list[str]) -> No
 
 
 def test_junit_and_markdown_name_missing_variants_and_errors() -> None:
-    from restflow_parity.render import junit_xml, markdown
+    from restflow_parity.verdict._render import junit_xml, markdown
 
     sync, async_ = run("sync-1", "sync"), run("async-1", "async")
     report = Report(
@@ -781,7 +781,7 @@ def test_junit_and_markdown_name_missing_variants_and_errors() -> None:
 
 
 def test_junit_of_a_one_stack_run_skips_the_verdicts() -> None:
-    from restflow_parity.render import junit_xml, markdown
+    from restflow_parity.verdict._render import junit_xml, markdown
 
     sync = run("sync-only", "sync")
     report = Report([sync], [variant("a", "sync", "failed", sync, message="no")])

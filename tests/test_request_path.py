@@ -12,7 +12,6 @@ from django.test import SimpleTestCase, TestCase
 from products.models import Product
 
 from restflow_parity import run_both_modes
-from restflow_parity.modes import activated, active_mode, make_factory
 from restflow_parity.test import (
     APIClient,
     AsyncAPIClient,
@@ -20,6 +19,7 @@ from restflow_parity.test import (
     AsyncAPITestCase,
     MissingAwaitError,
 )
+from restflow_parity.variants._modes import activated, active_mode, make_factory
 
 
 class Encoding(SimpleTestCase):

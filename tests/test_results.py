@@ -18,13 +18,13 @@ from django.core.cache import cache
 from django.test import SimpleTestCase
 
 from restflow_parity import run_both_modes
-from restflow_parity.rerun import interpreter_options, pytest_command
-from restflow_parity.results import (
+from restflow_parity.django_runner._results import (
     ParityRemoteTestResult,
     RecordingSuite,
     VariantRecorder,
 )
-from restflow_parity.summary import Variant
+from restflow_parity.verdict._rerun import interpreter_options, pytest_command
+from restflow_parity.verdict._summary import Variant
 
 
 @run_both_modes
@@ -218,7 +218,7 @@ def test_interpreter_options_are_those_the_process_was_started_with() -> None:
             "faulthandler",
             "-c",
             "import json\n"
-            "from restflow_parity.rerun import interpreter_options\n"
+            "from restflow_parity.verdict._rerun import interpreter_options\n"
             "print(json.dumps(interpreter_options()))",
         ],
         capture_output=True,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from django.test import Client, override_settings
 
-from restflow_parity.checks import MIDDLEWARE_PATH, check_middleware
+from restflow_parity.django_runner._checks import MIDDLEWARE_PATH, check_middleware
 
 SNIPPETS = Path(__file__).resolve().parent.parent / "settings_snippets"
 pytest_plugins = ["pytester"]

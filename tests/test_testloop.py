@@ -17,9 +17,9 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from sharing import PATHS, hopping
 
-from restflow_parity import testloop
+from restflow_parity.pytest_plugin import _testloop as testloop
+from restflow_parity.pytest_plugin._testloop import TestLoop
 from restflow_parity.test import AsyncAPIClient
-from restflow_parity.testloop import TestLoop
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("testloop_var")
 

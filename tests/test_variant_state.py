@@ -17,7 +17,7 @@ from django.test import override_settings
 from test_plugin import project, run
 from test_runner import TESTS_DIR, manage_test
 
-from restflow_parity.variant_state import variant_state
+from restflow_parity.variants._caches import variant_state
 
 pytest_plugins = ["pytester"]
 __all__ = ["project"]  # the fixture, imported for the tests here

@@ -24,14 +24,14 @@ from products.hazard_views import RELEASE
 from products.models import Product
 from sharing import PATHS, hopping
 
-from restflow_parity import handler
-from restflow_parity.modes import make_client
+from restflow_parity.request import _handler as handler
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPIRequestFactory,
     SyncAPIClient,
     arun_view,
 )
+from restflow_parity.variants._modes import make_client
 from restflow_parity.watchdog import (
     DEFAULT_TIMEOUT,
     GRACE,

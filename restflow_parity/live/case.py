@@ -11,7 +11,6 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.utils import modify_settings
 from django.utils.functional import classproperty
 
-from restflow_parity.cases import AsyncAPITransactionTestCase
 from restflow_parity.live.asgi_types import StaticHandler
 from restflow_parity.live.thread import (
     AsyncLiveServerThread,
@@ -19,6 +18,7 @@ from restflow_parity.live.thread import (
     ServerError,
     in_memory_connections,
 )
+from restflow_parity.variants._cases import AsyncAPITransactionTestCase
 
 __all__ = ["AsyncAPILiveServerTestCase", "AsyncLiveServer"]
 

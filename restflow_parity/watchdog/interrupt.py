@@ -17,8 +17,8 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
-from restflow_parity import testloop
-from restflow_parity.affinity import release_all
+from restflow_parity.pytest_plugin import _testloop as testloop
+from restflow_parity.request._affinity import release_all
 from restflow_parity.watchdog.watch import WatchdogInterrupt, current, fired
 
 __all__ = [

@@ -131,7 +131,7 @@ class Routes(AbstractContextManager["Routes"]):
         return outcome
 
     def _in_process(self, route: str, request: FuzzRequest, probe: str) -> Outcome:
-        from restflow_parity.client import AsyncAPIClient, SyncAPIClient
+        from restflow_parity.request._client import AsyncAPIClient, SyncAPIClient
 
         outcome = Outcome()
         with _caught(outcome):

@@ -105,12 +105,12 @@ SOAK_RUNNER = '''\
 import json
 import os
 
-from restflow_parity.runner import ParityDiscoverRunner, _iter_tests
+from restflow_parity.django_runner._runner import ParityDiscoverRunner, iter_tests
 
 
 class SoakRunner(ParityDiscoverRunner):
     def run_suite(self, suite, **kwargs):
-        self._soak_ids = [test.id() for test in _iter_tests(suite)]
+        self._soak_ids = [test.id() for test in iter_tests(suite)]
         return super().run_suite(suite, **kwargs)
 
     def suite_result(self, suite, result, **kwargs):

@@ -27,25 +27,25 @@ from django.utils.functional import Promise
 from rest_framework.renderers import BaseRenderer
 from rest_framework.settings import api_settings
 
-from restflow_parity.encoding import (
+from restflow_parity.request._encoding import (
     OCTET_STREAM,
     encode_body,
     encode_json,
     query_of,
     surrogate_message,
 )
-from restflow_parity.environ import (
+from restflow_parity.request._environ import (
     EMPTY_MEANS_NONE,
     HEADER_CGI_KEYS,
     header_environ,
     header_text,
     keyword_environ,
 )
-from restflow_parity.pending import warn_at
+from restflow_parity.request._pending import warn_at
 from restflow_parity.scope import PATH_SAFE, QUERY_SAFE
 
 if TYPE_CHECKING:
-    from restflow_parity.modes import Mode
+    from restflow_parity.variants._modes import Mode
 
 __all__ = ["DroppedInputWarning", "RequestBuilder", "refuse_follow"]
 

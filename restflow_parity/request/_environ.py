@@ -17,7 +17,7 @@ from typing import Any
 
 from django.http.request import HttpHeaders
 
-from restflow_parity.encoding import surrogate_message
+from restflow_parity.request._encoding import surrogate_message
 
 __all__ = [
     "CGI_KEYS",

@@ -43,19 +43,19 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test.client import RequestFactory
 
-from restflow_parity.affinity import served_here
-from restflow_parity.environ import environ_from_scope
-from restflow_parity.handler import (
+from restflow_parity.middleware import ensure_scope
+from restflow_parity.request._affinity import served_here
+from restflow_parity.request._environ import environ_from_scope
+from restflow_parity.request._handler import (
     AsyncClientHandler,
     body_stream,
     name_request,
     request_scope,
     wsgi_stream_for_async,
 )
-from restflow_parity.ledger import record_built
-from restflow_parity.middleware import ensure_scope
-from restflow_parity.modes import Mode, active_mode
-from restflow_parity.pending import call_site, in_event_loop
+from restflow_parity.request._ledger import record_built
+from restflow_parity.request._pending import call_site, in_event_loop
+from restflow_parity.variants._modes import Mode, active_mode
 from restflow_parity.watchdog import Guard, adopt_task, resolve_timeout
 
 __all__ = ["SETTING", "following", "stock_factories"]

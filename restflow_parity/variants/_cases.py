@@ -22,9 +22,9 @@ from django.test import (
 )
 from rest_framework.test import URLPatternsTestCase as DRFURLPatternsTestCase
 
-from restflow_parity.assertions import ParityAssertions
-from restflow_parity.client import APIClient, AsyncAPIClient, Client
-from restflow_parity.ledger import current, recording
+from restflow_parity.request._client import APIClient, AsyncAPIClient, Client
+from restflow_parity.request._ledger import current, recording
+from restflow_parity.variants._assertions import ParityAssertions
 
 __all__ = [
     "APILiveServerTestCase",

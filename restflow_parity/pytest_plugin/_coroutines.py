@@ -5,7 +5,7 @@ thread: its event loop lives in another thread, and every thread-sensitive
 call (the async ORM, sync views, WSGI requests) comes back to the main
 thread, which holds the test's connection and transaction.
 
-``restflow_parity.testloop.TestLoop`` does that for one pytest test and its
+``TestLoop`` (``_testloop.py``) does that for one pytest test and its
 function-scoped async fixtures: one event loop per test, in a reused thread.
 Each step (a fixture's setup, the test, a fixture's teardown) runs on it
 while the main thread serves the step's thread-sensitive calls, so an

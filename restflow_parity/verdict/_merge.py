@@ -37,10 +37,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from restflow_parity.modes import CHOICES, parse_mode
-from restflow_parity.render import junit_xml, markdown
-from restflow_parity.report import Report, ReportError
-from restflow_parity.summary import ParityTally
+from restflow_parity.variants._modes import CHOICES, parse_mode
+from restflow_parity.verdict._render import junit_xml, markdown
+from restflow_parity.verdict._report import Report, ReportError
+from restflow_parity.verdict._summary import ParityTally
 
 __all__ = [
     "EXIT_FAILED",

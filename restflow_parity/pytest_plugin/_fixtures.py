@@ -62,7 +62,7 @@ def async_live_server(
 @pytest.fixture
 def async_api_client() -> Any:
     """An ``AsyncAPIClient``: ``await async_api_client.get(...)``."""
-    from restflow_parity.client import AsyncAPIClient
+    from restflow_parity.request._client import AsyncAPIClient
 
     return AsyncAPIClient()
 
@@ -70,7 +70,7 @@ def async_api_client() -> Any:
 @pytest.fixture
 def async_api_rf() -> Any:
     """An ``AsyncAPIRequestFactory``; its verbs return ``ASGIRequest`` objects."""
-    from restflow_parity.factory import AsyncAPIRequestFactory
+    from restflow_parity.request._factory import AsyncAPIRequestFactory
 
     return AsyncAPIRequestFactory()
 
@@ -87,7 +87,7 @@ def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
             "@run_both_modes (from restflow_parity import run_both_modes), or "
             "use async_api_client / pytest-django's client directly."
         )
-    from restflow_parity.modes import activated
+    from restflow_parity.variants._modes import activated
 
     # Mode-aware clients and factories, the test's own included, follow it.
     with activated(mode):
@@ -97,7 +97,7 @@ def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture
 def parity_client(parity_mode: str) -> Any:
     """The mode's ``APIClient``: awaitable in ``async def`` tests, else blocking."""
-    from restflow_parity.client import APIClient
+    from restflow_parity.request._client import APIClient
 
     return APIClient()
 
@@ -105,7 +105,7 @@ def parity_client(parity_mode: str) -> Any:
 @pytest.fixture
 def parity_rf(parity_mode: str) -> Any:
     """The mode's ``APIRequestFactory``: WSGI or ASGI requests, both with ``.scope``."""
-    from restflow_parity.factory import APIRequestFactory
+    from restflow_parity.request._factory import APIRequestFactory
 
     return APIRequestFactory()
 
@@ -113,7 +113,7 @@ def parity_rf(parity_mode: str) -> Any:
 @pytest.fixture
 def async_assert_num_queries() -> Any:
     """``async with async_assert_num_queries(n):`` counts an async test's queries."""
-    from restflow_parity.assertions import aassert_num_queries
+    from restflow_parity.variants._assertions import aassert_num_queries
 
     return aassert_num_queries
 
@@ -123,6 +123,6 @@ def async_assert_max_num_queries() -> Any:
     """``async with async_assert_max_num_queries(n):``: at most ``n`` queries."""
     from functools import partial
 
-    from restflow_parity.assertions import aassert_num_queries
+    from restflow_parity.variants._assertions import aassert_num_queries
 
     return partial(aassert_num_queries, exact=False)

@@ -19,9 +19,9 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
-from restflow_parity.ledger import current
-from restflow_parity.modes import MODES, Mode, mode_of, split_test
-from restflow_parity.summary import Variant, first_line, worse
+from restflow_parity.request._ledger import current
+from restflow_parity.variants._modes import MODES, Mode, mode_of, split_test
+from restflow_parity.verdict._summary import Variant, first_line, worse
 
 __all__ = [
     "ParityParallelTestSuite",

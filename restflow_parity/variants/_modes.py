@@ -119,7 +119,7 @@ def activated(mode: Mode | None) -> Iterator[None]:
 
 def make_client(mode: Mode, awaitable: bool, **kwargs: Any) -> Any:
     """A client fixed to ``mode``'s stack; ``awaitable`` for async def bodies."""
-    from restflow_parity.client import AsyncAPIClient, SyncAPIClient
+    from restflow_parity.request._client import AsyncAPIClient, SyncAPIClient
 
     kind = SyncAPIClient if mode == "sync" else AsyncAPIClient
     client: Any = kind(**kwargs)
@@ -129,7 +129,10 @@ def make_client(mode: Mode, awaitable: bool, **kwargs: Any) -> Any:
 
 def make_factory(mode: Mode, **kwargs: Any) -> Any:
     """A request factory fixed to ``mode``'s stack."""
-    from restflow_parity.factory import AsyncAPIRequestFactory, SyncAPIRequestFactory
+    from restflow_parity.request._factory import (
+        AsyncAPIRequestFactory,
+        SyncAPIRequestFactory,
+    )
 
     kind = SyncAPIRequestFactory if mode == "sync" else AsyncAPIRequestFactory
     return kind(**kwargs)
@@ -328,7 +331,7 @@ def _verify_ledger(test: Any) -> None:
     """Fail the variant for a wrong-stack request or a forgotten ``await``
     (after the body passed), and again for any that ``tearDown()`` makes."""
     __tracebackhide__ = True
-    from restflow_parity.ledger import current
+    from restflow_parity.request._ledger import current
 
     ledger = current()
     if ledger is not None:
@@ -377,7 +380,7 @@ def _hook_runs(owner: type) -> None:
     also gets the async database assertions (``acaptureOnCommitCallbacks``,
     ``aassertNumQueries``), and its sync ones refuse async bodies.
     """
-    from restflow_parity.assertions import install_assertions
+    from restflow_parity.variants._assertions import install_assertions
 
     install_assertions(owner)
     if getattr(owner, _HOOKED_ATTR, False):
@@ -395,9 +398,9 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         mode = mode_of(method)
         if mode is None:
             return entry(self, *args, **kwargs)
-        from restflow_parity.ledger import allowed_stack, recording
-        from restflow_parity.stock import following
-        from restflow_parity.variant_state import variant_state
+        from restflow_parity.request._ledger import allowed_stack, recording
+        from restflow_parity.request._stock import following
+        from restflow_parity.variants._caches import variant_state
 
         self.mode = mode
         client_class, async_client_class = variant_client_classes(type(self))
@@ -436,7 +439,7 @@ def variant_factory(declared: Any) -> Any:
     from django.test.client import RequestFactory as DjangoFactory
     from rest_framework.test import APIRequestFactory as DRFFactory
 
-    from restflow_parity.factory import (
+    from restflow_parity.request._factory import (
         APIRequestFactory,
         AsyncAPIRequestFactory,
         RequestFactory,
@@ -474,7 +477,7 @@ def variant_client_classes(owner: type) -> tuple[type, type]:
     from django.test import Client as DjangoClient
     from rest_framework.test import APIClient as DRFAPIClient
 
-    from restflow_parity.client import (
+    from restflow_parity.request._client import (
         APIClient,
         AsyncAPIClient,
         Client,

@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from restflow_parity.summary import OUTCOMES, ParityTally, Variant
+from restflow_parity.verdict._summary import OUTCOMES, ParityTally, Variant
 
 __all__ = ["FORMAT", "VERSION", "Report", "ReportError", "Run"]
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from restflow_parity.modes import MODES
+from restflow_parity.variants._modes import MODES
 
 __all__ = [
     "KINDS",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from django.http import HttpResponseBase
 
 if TYPE_CHECKING:
-    from restflow_parity.responses import TestResponse
+    from restflow_parity.request._responses import TestResponse
 
 __all__ = [
     "MissingAwaitError",
@@ -31,7 +31,8 @@ __all__ = [
 # Frames of these files are the kit's (or asgiref's, or unittest's), never the
 # line a user wrote.
 _INTERNAL = (
-    __file__.rpartition("/")[0] + "/",
+    # The package's folder: this file is in restflow_parity/request/.
+    __file__.rpartition("/")[0].rpartition("/")[0] + "/",
     "/asgiref/",
     "/django/test/",
     "/django/http/",
@@ -101,7 +102,7 @@ class PendingResponse:
     def __init__(
         self, send: Callable[[], Awaitable[HttpResponseBase]], description: str
     ) -> None:
-        from restflow_parity.ledger import current
+        from restflow_parity.request._ledger import current
 
         self._send = send
         self._description = description

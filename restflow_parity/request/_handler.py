@@ -33,9 +33,9 @@ from django.http.request import HttpRequest
 from django.test.client import conditional_content_removal
 from rest_framework.test import ForceAuthClientHandler
 
-from restflow_parity.affinity import SharedCore
-from restflow_parity.environ import ScopeLossWarning, lost_in_scope
-from restflow_parity.pending import Site, warn_at
+from restflow_parity.request._affinity import SharedCore
+from restflow_parity.request._environ import ScopeLossWarning, lost_in_scope
+from restflow_parity.request._pending import Site, warn_at
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
 

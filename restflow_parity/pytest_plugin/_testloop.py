@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, async_to_sync
 
-from restflow_parity.affinity import serving_thread
+from restflow_parity.request._affinity import serving_thread
 
 __all__ = ["SUPPORTED", "MainThreadExecutor", "TestLoop", "serving"]
 

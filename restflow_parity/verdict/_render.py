@@ -14,9 +14,9 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 
-from restflow_parity.modes import MODES
-from restflow_parity.report import Report
-from restflow_parity.summary import (
+from restflow_parity.variants._modes import MODES
+from restflow_parity.verdict._report import Report
+from restflow_parity.verdict._summary import (
     OUTCOMES,
     STACKS,
     ParityTally,

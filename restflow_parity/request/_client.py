@@ -29,15 +29,15 @@ from django.test.client import (  # type: ignore[attr-defined]
 from django.urls import resolve
 from django.utils.functional import SimpleLazyObject
 
-from restflow_parity.affinity import served_here
-from restflow_parity.auth import (
+from restflow_parity.request._affinity import served_here
+from restflow_parity.request._auth import (
     UnknownUserWarning,
     check_user,
     user_exists,
     warn_if_unknown,
 )
-from restflow_parity.builder import Hop, RequestBuilder
-from restflow_parity.handler import (
+from restflow_parity.request._builder import Hop, RequestBuilder
+from restflow_parity.request._handler import (
     ASYNC_STREAM_WARNING,
     AsyncClientHandler,
     KitWSGIHandler,
@@ -45,17 +45,17 @@ from restflow_parity.handler import (
     name_request,
     wsgi_stream_for_async,
 )
-from restflow_parity.ledger import counting, sending
-from restflow_parity.modes import Mode, active_mode
-from restflow_parity.pending import (
+from restflow_parity.request._ledger import counting, sending
+from restflow_parity.request._pending import (
     MissingAwaitError,
     PendingResponse,
     call_site,
     in_event_loop,
     warn_at,
 )
-from restflow_parity.responses import EitherResponse, TestResponse
+from restflow_parity.request._responses import EitherResponse, TestResponse
 from restflow_parity.scope import SCOPE_KEYS
+from restflow_parity.variants._modes import Mode, active_mode
 from restflow_parity.watchdog import (
     Guard,
     Unset,

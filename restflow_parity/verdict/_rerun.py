@@ -27,11 +27,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from restflow_parity.modes import ENV_VAR, MODES
-from restflow_parity.report import Report, ReportError
-from restflow_parity.summary import ParityTally, Variant
+from restflow_parity.variants._modes import ENV_VAR, MODES
+from restflow_parity.verdict._report import Report, ReportError
+from restflow_parity.verdict._summary import ParityTally, Variant
 
-__all__ = ["interpreter_options", "pytest_command", "rerun_django", "rerun_pytest"]
+__all__ = [
+    "interpreter_options",
+    "manage_py",
+    "pytest_command",
+    "rerun_django",
+    "rerun_pytest",
+]
 
 TIMEOUT = 900  # seconds for one rerun: a whole test database set-up included
 
@@ -118,8 +124,6 @@ def pytest_command(config: Any) -> list[str]:
 
 def rerun_django(runner: Any, tally: ParityTally) -> list[str]:
     """Rerun the variants of ``tally``'s mismatches alone with ``manage.py test``."""
-    from restflow_parity.runner import manage_py
-
     options = runner.parity_options
     base = [*manage_py(), "test", "--noinput", "-v", "0"]
     base += ["--testrunner", f"{type(runner).__module__}.{type(runner).__qualname__}"]
@@ -180,3 +184,13 @@ def _outcome(path: str, variant: Variant) -> str | None:
         if found.test == variant.test and found.mode == variant.mode:
             return found.judged().outcome
     return None
+
+
+def manage_py() -> list[str]:
+    """How to start ``manage.py`` again, for reruns: with this interpreter's
+    options (``-W error``...), so a rerun fails where this run did."""
+    python = [sys.executable, *interpreter_options()]
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if script.endswith(".py") and os.path.isfile(script):
+        return [*python, script]
+    return [*python, "-m", "django"]

@@ -36,10 +36,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from restflow_parity.summary import STACKS
+from restflow_parity.verdict._summary import STACKS
 
 if TYPE_CHECKING:
-    from restflow_parity.modes import Mode
+    from restflow_parity.variants._modes import Mode
 
 __all__ = [
     "Ledger",
@@ -130,7 +130,7 @@ class Ledger:
     def verify(self) -> None:
         """Fail the test for a forgotten ``await`` or a wrong-stack request."""
         __tracebackhide__ = True
-        from restflow_parity.pending import MissingAwaitError
+        from restflow_parity.request._pending import MissingAwaitError
 
         unawaited = self.never_awaited + [p.unawaited() for p in list(self.pending)]
         if unawaited:
@@ -326,7 +326,7 @@ def name_fixture(value: Any, name: str, module: str) -> None:
 def _is_sender(value: Any) -> bool:
     from django.test.client import AsyncRequestFactory, RequestFactory
 
-    from restflow_parity.builder import RequestBuilder
+    from restflow_parity.request._builder import RequestBuilder
 
     return isinstance(value, (RequestFactory, AsyncRequestFactory, RequestBuilder))
 
@@ -347,7 +347,7 @@ def _fix_for(sender: Any) -> str:
     from rest_framework.test import APIClient as DRFClient
     from rest_framework.test import APIRequestFactory as DRFFactory
 
-    from restflow_parity.builder import RequestBuilder
+    from restflow_parity.request._builder import RequestBuilder
 
     fixture = _fixture_names.get(sender)
     if fixture is not None and fixture.startswith("pytest-django's"):

@@ -24,18 +24,18 @@ from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
-from restflow_parity.auth import check_user
-from restflow_parity.builder import RequestBuilder
-from restflow_parity.handler import (
+from restflow_parity.middleware import ensure_scope
+from restflow_parity.request._auth import check_user
+from restflow_parity.request._builder import RequestBuilder
+from restflow_parity.request._handler import (
     aclosing_worker_connections,
     apply_force_auth,
     body_stream,
     request_scope,
 )
-from restflow_parity.ledger import record_built
-from restflow_parity.middleware import ensure_scope
-from restflow_parity.modes import active_mode
+from restflow_parity.request._ledger import record_built
 from restflow_parity.scope import SCOPE_KEYS, HTTPScope
+from restflow_parity.variants._modes import active_mode
 from restflow_parity.watchdog import aguard, resolve_timeout
 
 __all__ = [

@@ -1,0 +1,3 @@
+"""The pytest plugin: its hooks, fixtures and the per-test event loop.
+Internal: pytest loads ``restflow_parity.plugin``.
+"""
