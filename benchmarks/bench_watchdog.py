@@ -29,10 +29,10 @@ django.setup()
 
 from _report import report  # noqa: E402
 from asgiref.sync import async_to_sync  # noqa: E402
+from clients import make_client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from products.hazard_views import RELEASE  # noqa: E402
 
-from restflow_parity.variants._modes import make_client  # noqa: E402
 from restflow_parity.watchdog import Guard, RequestTimeoutError  # noqa: E402
 
 ROUNDS = 30

@@ -63,7 +63,7 @@ def _variant(item: pytest.Item) -> tuple[str | None, str]:
     plain class's is ``test_x[sync]`` (the mode leads the parameters:
     ``test_x[sync-1]`` came from ``test_x[1]``).
     """
-    from restflow_parity.variants._modes import mode_of
+    from restflow_parity.variants._mode import mode_of
 
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "parity_mode" in callspec.params:

@@ -23,6 +23,7 @@ loads in projects without settings.
 
 from __future__ import annotations
 
+from restflow_parity.pytest_plugin._coexist import AsyncIsolationWarning
 from restflow_parity.pytest_plugin._collection import (
     pytest_collection_modifyitems,
     pytest_generate_tests,
@@ -56,6 +57,7 @@ from restflow_parity.pytest_plugin._running import (
 
 __all__ = [
     "ISOLATION_INI",
+    "AsyncIsolationWarning",
     "_async_live_server_session",
     "async_api_client",
     "async_api_rf",

@@ -55,6 +55,7 @@ from restflow_parity.request._client import (
     SyncAPIClient,
 )
 from restflow_parity.request._environ import ScopeLossWarning
+from restflow_parity.request._errors import MissingAwaitError, WrongStackError
 from restflow_parity.request._factory import (
     APIRequestFactory,
     AsyncAPIRequestFactory,
@@ -63,8 +64,8 @@ from restflow_parity.request._factory import (
     arun_view,
     force_authenticate,
 )
-from restflow_parity.request._ledger import WrongStackError, one_stack
-from restflow_parity.request._pending import MissingAwaitError, PendingResponse
+from restflow_parity.request._ledger import one_stack
+from restflow_parity.request._pending import PendingResponse
 from restflow_parity.request._responses import EitherResponse, TestResponse
 from restflow_parity.variants._assertions import ParityAssertions
 from restflow_parity.variants._cases import (
@@ -78,7 +79,7 @@ from restflow_parity.variants._cases import (
     AsyncAPITransactionTestCase,
     URLPatternsTestCase,
 )
-from restflow_parity.variants._modes import run_both_modes
+from restflow_parity.variants._decorator import run_both_modes
 from restflow_parity.watchdog import RequestTimeoutError, WatchdogInterrupt
 
 #: DRF's names for Django's classes: here, the kit's mode-aware drop-ins.

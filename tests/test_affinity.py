@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from clients import make_client
 from django.http import HttpRequest, JsonResponse
 from django.test import override_settings
 from django.urls import path
@@ -27,7 +28,6 @@ from sharing import AlwaysShare
 from restflow_parity.request import _affinity as affinity
 from restflow_parity.request._affinity import SETTING, SharedCore, release_all
 from restflow_parity.test import AsyncAPIClient
-from restflow_parity.variants._modes import make_client
 
 CAN_SHARE = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1
 pytestmark = pytest.mark.skipif(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from clients import make_client
 from django.core.exceptions import ImproperlyConfigured
 from django.test import SimpleTestCase, override_settings
 
@@ -27,7 +28,7 @@ from restflow_parity.test import (
     SyncAPIRequestFactory,
     UnknownUserWarning,
 )
-from restflow_parity.variants._modes import ENV_VAR, ParityModeError, make_client
+from restflow_parity.variants._mode import ENV_VAR, ParityModeError
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bad-input.md"
 MIDDLEWARE = "restflow_parity.middleware.EnsureScopeMiddleware"

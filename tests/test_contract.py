@@ -258,7 +258,7 @@ class OutsideVariants(SimpleTestCase):
         assert put.content_type == "application/octet-stream"
 
     def test_stock_client_classes_become_mode_aware_in_variants(self) -> None:
-        from restflow_parity.variants._modes import variant_client_classes
+        from restflow_parity.variants._policy import variant_client_classes
 
         class Plain(TestCase):
             pass

@@ -77,7 +77,7 @@ import yaml
 from doc_fences import DOCS, ROOT, Block, expand_snippets, parse_page
 from getting_started import PAGE
 
-from restflow_parity.variants._modes import CHOICES
+from restflow_parity.variants._mode import CHOICES
 
 PROJECT_PAGE = PAGE.relative_to(DOCS).as_posix()
 

@@ -13,12 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from clients import make_client
 from django.test import Client
 from fidelity_corpus import CORPUS, Case
 from products.views import RECORDED_SCOPES
 from servers import RunningServer
-
-from restflow_parity.variants._modes import make_client
 
 # Headers a real HTTP client adds on its own, which an in-process request only
 # has when the test sets them. X-Probe is our recording key.

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from clients import make_client
 from django.core.signals import request_started
 from django.db import connection
 from products import hop_views
@@ -35,7 +36,6 @@ from sharing import PATHS, hopping
 
 from restflow_parity.pytest_plugin import _testloop as testloop
 from restflow_parity.request._affinity import SharedCore
-from restflow_parity.variants._modes import make_client
 from restflow_parity.watchdog import interrupt
 
 BODIES = ("def", "async def")

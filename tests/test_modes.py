@@ -24,7 +24,7 @@ from restflow_parity.test import (
     SyncAPIClient,
     arun_view,
 )
-from restflow_parity.variants._modes import ENV_VAR, ParityModeError, parse_mode
+from restflow_parity.variants._mode import ENV_VAR, ParityModeError, parse_mode
 
 product_list = ProductViewSet.as_view({"get": "list"})
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from clients import make_factory
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.test import SimpleTestCase, TestCase
@@ -19,7 +20,7 @@ from restflow_parity.test import (
     AsyncAPITestCase,
     MissingAwaitError,
 )
-from restflow_parity.variants._modes import activated, active_mode, make_factory
+from restflow_parity.variants._mode import activated, active_mode
 
 
 class Encoding(SimpleTestCase):

@@ -13,7 +13,7 @@ from rest_framework.test import APITestCase
 from restflow_parity import run_both_modes
 from restflow_parity.middleware import EnsureScopeMiddleware
 from restflow_parity.scope import build_scope
-from restflow_parity.variants._modes import selected_modes
+from restflow_parity.variants._mode import selected_modes
 
 
 class FreshClientPerTest(SimpleTestCase):
@@ -114,7 +114,7 @@ class ForwardedHeadersAreNotTrusted(SimpleTestCase):
 def test_forwarded_headers_change_nothing_on_either_stack_or_uvicorn(
     uvicorn_server: object,
 ) -> None:
-    from restflow_parity.variants._modes import make_client
+    from clients import make_client
 
     forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
     server = uvicorn_server()  # type: ignore[operator]

@@ -17,7 +17,7 @@ from django.test.runner import DiscoverRunner
 
 from restflow_parity import run_both_modes
 from restflow_parity.runner import ParityRunnerMixin
-from restflow_parity.variants._modes import ENV_VAR
+from restflow_parity.variants._mode import ENV_VAR
 
 pytest_plugins = ["pytester"]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from clients import make_client
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.backends.signals import connection_created
@@ -31,7 +32,6 @@ from restflow_parity.test import (
     SyncAPIClient,
     arun_view,
 )
-from restflow_parity.variants._modes import make_client
 from restflow_parity.watchdog import (
     DEFAULT_TIMEOUT,
     GRACE,

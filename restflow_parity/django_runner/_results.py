@@ -20,7 +20,8 @@ from typing import Any
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
 from restflow_parity.request._ledger import current
-from restflow_parity.variants._modes import MODES, Mode, mode_of, split_test
+from restflow_parity.variants._decorator import split_test
+from restflow_parity.variants._mode import MODES, Mode, mode_of
 from restflow_parity.verdict._summary import Variant, first_line, worse
 
 __all__ = [

@@ -40,7 +40,8 @@ from restflow_parity.django_runner._results import (
     ParityParallelTestSuite,
     RecordingSuite,
 )
-from restflow_parity.variants._modes import (
+from restflow_parity.variants._decorator import split_test
+from restflow_parity.variants._mode import (
     CHOICES,
     ENV_VAR,
     MODES,
@@ -48,7 +49,6 @@ from restflow_parity.variants._modes import (
     export_mode,
     mode_of,
     parse_mode,
-    split_test,
 )
 from restflow_parity.verdict._report import Report, Run, default_label
 from restflow_parity.verdict._summary import ParityTally

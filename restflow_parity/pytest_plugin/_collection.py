@@ -11,12 +11,7 @@ from restflow_parity.pytest_plugin._options import BOTH_MODES_INI, MARKERS
 from restflow_parity.pytest_plugin._reporter import (
     VARIANT_PROPERTY,
 )
-from restflow_parity.variants._modes import (
-    mark_pytest_function,
-    mode_of,
-    run_both_modes,
-    selected_modes,
-)
+from restflow_parity.variants._mode import mode_of, selected_modes
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -25,6 +20,11 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     pytest collects it; collection itself is left to pytest."""
     if not isinstance(collector, pytest.Module) or not _splits(collector, obj):
         return
+    # Here, not at the top: the decorator's request path imports DRF, which
+    # reads Django settings, and the plugin loads before pytest-django has
+    # configured them.
+    from restflow_parity.variants._decorator import mark_pytest_function, run_both_modes
+
     if isinstance(obj, type):
         import unittest
 

@@ -87,7 +87,7 @@ def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
             "@run_both_modes (from restflow_parity import run_both_modes), or "
             "use async_api_client / pytest-django's client directly."
         )
-    from restflow_parity.variants._modes import activated
+    from restflow_parity.variants._mode import activated
 
     # Mode-aware clients and factories, the test's own included, follow it.
     with activated(mode):

@@ -10,7 +10,7 @@ import pytest
 from restflow_parity.pytest_plugin._reporter import (
     ParityReporter,
 )
-from restflow_parity.variants._modes import (
+from restflow_parity.variants._mode import (
     CHOICES,
     ENV_VAR,
     MODES,

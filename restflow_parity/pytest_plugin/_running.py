@@ -41,9 +41,7 @@ from restflow_parity.request._ledger import (
     suspended,
 )
 from restflow_parity.variants._caches import variant_state
-from restflow_parity.variants._modes import (
-    activated,
-)
+from restflow_parity.variants._mode import activated
 
 _DB_FIXTURES = frozenset(
     {

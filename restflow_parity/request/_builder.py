@@ -41,11 +41,11 @@ from restflow_parity.request._environ import (
     header_text,
     keyword_environ,
 )
-from restflow_parity.request._pending import warn_at
+from restflow_parity.request._sites import warn_at
 from restflow_parity.scope import PATH_SAFE, QUERY_SAFE
 
 if TYPE_CHECKING:
-    from restflow_parity.variants._modes import Mode
+    from restflow_parity.variants._mode import Mode
 
 __all__ = ["DroppedInputWarning", "RequestBuilder", "refuse_follow"]
 

@@ -35,7 +35,7 @@ from restflow_parity.request._handler import (
 )
 from restflow_parity.request._ledger import record_built
 from restflow_parity.scope import SCOPE_KEYS, HTTPScope
-from restflow_parity.variants._modes import active_mode
+from restflow_parity.variants._mode import active_mode
 from restflow_parity.watchdog import aguard, resolve_timeout
 
 __all__ = [

@@ -35,7 +35,7 @@ from rest_framework.test import ForceAuthClientHandler
 
 from restflow_parity.request._affinity import SharedCore
 from restflow_parity.request._environ import ScopeLossWarning, lost_in_scope
-from restflow_parity.request._pending import Site, warn_at
+from restflow_parity.request._sites import Site, warn_at
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 from restflow_parity.watchdog import note_connections
 

@@ -36,10 +36,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from restflow_parity.verdict._summary import STACKS
+from django.test.client import AsyncClient, AsyncRequestFactory, Client, RequestFactory
+
+from restflow_parity.request._errors import MissingAwaitError, WrongStackError
+from restflow_parity.variants._mode import STACKS, other
 
 if TYPE_CHECKING:
-    from restflow_parity.variants._modes import Mode
+    from restflow_parity.variants._mode import Mode
 
 __all__ = [
     "Ledger",
@@ -58,10 +61,6 @@ _ONE_STACK_ATTR = "_restflow_parity_one_stack"
 _LISTED = 5
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class WrongStackError(AssertionError):
-    """A variant's request went through the other stack: it tested that one."""
 
 
 class Ledger:
@@ -130,8 +129,6 @@ class Ledger:
     def verify(self) -> None:
         """Fail the test for a forgotten ``await`` or a wrong-stack request."""
         __tracebackhide__ = True
-        from restflow_parity.request._pending import MissingAwaitError
-
         unawaited = self.never_awaited + [p.unawaited() for p in list(self.pending)]
         if unawaited:
             self.never_awaited.clear()
@@ -145,10 +142,10 @@ class Ledger:
 
     def _wrong_stack_message(self) -> str:
         assert self.mode is not None
-        own, other = STACKS[self.mode], STACKS[_other(self.mode)]
+        own, wrong = STACKS[self.mode], STACKS[other(self.mode)]
         new = self.wrong - self.reported
         lines = [
-            f"the {self.mode} variant sent {new} request(s) through {other}, not "
+            f"the {self.mode} variant sent {new} request(s) through {wrong}, not "
             f"{own}, so it did not test the {self.mode} stack "
             f"({self.counts[self.mode]} went through {own}):"
         ]
@@ -162,10 +159,6 @@ class Ledger:
         )
         self.offenders.clear()
         return "\n".join(lines)
-
-
-def _other(mode: Mode) -> Mode:
-    return "async" if mode == "sync" else "sync"
 
 
 _lock = threading.Lock()
@@ -323,12 +316,23 @@ def name_fixture(value: Any, name: str, module: str) -> None:
             ledger.fixture_senders.append(value)
 
 
+#: The classes a sender derives from, by where they are defined: the module
+#: that checks senders imports neither DRF's test module nor the kit's
+#: clients (both need the settings at import; the pytest plugin imports it
+#: before Django is set up).
+_KIT_BUILDER = "restflow_parity.request._builder.RequestBuilder"
+_DRF_CLIENT = "rest_framework.test.APIClient"
+_DRF_FACTORY = "rest_framework.test.APIRequestFactory"
+
+
+def _ancestry(value: Any) -> set[str]:
+    return {f"{cls.__module__}.{cls.__qualname__}" for cls in type(value).__mro__}
+
+
 def _is_sender(value: Any) -> bool:
-    from django.test.client import AsyncRequestFactory, RequestFactory
-
-    from restflow_parity.request._builder import RequestBuilder
-
-    return isinstance(value, (RequestFactory, AsyncRequestFactory, RequestBuilder))
+    return isinstance(value, (RequestFactory, AsyncRequestFactory)) or (
+        _KIT_BUILDER in _ancestry(value)
+    )
 
 
 def _qualname(obj: Any) -> str:
@@ -343,27 +347,20 @@ def _qualname(obj: Any) -> str:
 
 def _fix_for(sender: Any) -> str:
     """What to use instead of ``sender``, which sends on one stack."""
-    from django.test.client import AsyncClient, AsyncRequestFactory, Client
-    from rest_framework.test import APIClient as DRFClient
-    from rest_framework.test import APIRequestFactory as DRFFactory
-
-    from restflow_parity.request._builder import RequestBuilder
-
     fixture = _fixture_names.get(sender)
     if fixture is not None and fixture.startswith("pytest-django's"):
         name = fixture.split("`")[1]
         return _FIXTURE_FIXES.get(name, _FIXTURE_FIXES["client"])
-    if isinstance(sender, DRFClient):
+    ancestry = _ancestry(sender)
+    if _DRF_CLIENT in ancestry:
         kit = "APIClient"
     elif isinstance(sender, (Client, AsyncClient)):
         kit = "Client"
-    elif isinstance(sender, DRFFactory):
+    elif _DRF_FACTORY in ancestry:
         kit = "APIRequestFactory"
-    elif isinstance(sender, RequestBuilder):
+    elif _KIT_BUILDER in ancestry:
         factory = not hasattr(sender, "handler")
         kit = "APIRequestFactory" if factory else "APIClient"
-    elif isinstance(sender, AsyncRequestFactory):
-        kit = "RequestFactory"
     else:
         kit = "RequestFactory"
     made = " (make the fixture return it)" if fixture else ""

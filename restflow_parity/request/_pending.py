@@ -2,92 +2,25 @@
 
 Awaiting it sends the request. Touching it like a response first raises
 ``MissingAwaitError`` with the fix. One that is never awaited fails the test
-that made it (the test's ledger holds it; see ``ledger.py``), with that
+that made it (the test's ledger holds it; see ``_ledger.py``), with that
 message at the test's line; outside a test it warns there.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sys
-import warnings
 from collections.abc import Awaitable, Callable, Generator
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.http import HttpResponseBase
 
+from restflow_parity.request._errors import MissingAwaitError
+from restflow_parity.request._ledger import current
+from restflow_parity.request._sites import call_site, in_event_loop, warn_at
+
 if TYPE_CHECKING:
     from restflow_parity.request._responses import TestResponse
 
-__all__ = [
-    "MissingAwaitError",
-    "PendingResponse",
-    "Site",
-    "call_site",
-    "in_event_loop",
-    "warn_at",
-]
-
-# Frames of these files are the kit's (or asgiref's, or unittest's), never the
-# line a user wrote.
-_INTERNAL = (
-    # The package's folder: this file is in restflow_parity/request/.
-    __file__.rpartition("/")[0].rpartition("/")[0] + "/",
-    "/asgiref/",
-    "/django/test/",
-    "/django/http/",
-    "/unittest/",
-    "/contextlib.py",
-    "/functools.py",
-)
-
-
-def _internal(filename: str) -> bool:
-    return filename.startswith(_INTERNAL[0]) or any(
-        part in filename for part in _INTERNAL[1:]
-    )
-
-
-class MissingAwaitError(TypeError):
-    """A response was used before its request was awaited."""
-
-
-def in_event_loop() -> bool:
-    """Whether this thread is running an event loop (an async test body)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-Site = tuple[str, int, dict[str, Any]]
-
-
-def call_site() -> Site:
-    """The file, line and globals of the innermost frame outside the kit."""
-    frame = sys._getframe(1)
-    while frame.f_back is not None and _internal(frame.f_code.co_filename):
-        frame = frame.f_back
-    return frame.f_code.co_filename, frame.f_lineno, frame.f_globals
-
-
-def warn_at(message: str, category: type[Warning], site: Site | None = None) -> None:
-    """Warn at ``site`` (a test's line), or at the innermost line outside the kit."""
-    filename, lineno, module_globals = site or call_site()
-    # Module globals let linecache find the source of a zipped or lazily
-    # loaded module; for code with no file of its own (``python -c``, a
-    # shell) its loader cannot be asked, and the file name is all there is.
-    has_file = not filename.startswith("<")
-    warnings.warn_explicit(
-        message,
-        category,
-        filename,
-        lineno,
-        module=module_globals.get("__name__"),
-        registry=module_globals.setdefault("__warningregistry__", {}),
-        module_globals=module_globals if has_file else None,
-    )
+__all__ = ["PendingResponse"]
 
 
 class PendingResponse:
@@ -102,8 +35,6 @@ class PendingResponse:
     def __init__(
         self, send: Callable[[], Awaitable[HttpResponseBase]], description: str
     ) -> None:
-        from restflow_parity.request._ledger import current
-
         self._send = send
         self._description = description
         self._awaited = False

@@ -54,8 +54,8 @@ from restflow_parity.request._handler import (
     wsgi_stream_for_async,
 )
 from restflow_parity.request._ledger import record_built
-from restflow_parity.request._pending import call_site, in_event_loop
-from restflow_parity.variants._modes import Mode, active_mode
+from restflow_parity.request._sites import call_site, in_event_loop
+from restflow_parity.variants._mode import Mode, active_mode
 from restflow_parity.watchdog import Guard, adopt_task, resolve_timeout
 
 __all__ = ["SETTING", "following", "stock_factories"]

@@ -29,7 +29,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import TestCase, TransactionTestCase
 from django.test.utils import CaptureQueriesContext
 
-from restflow_parity.request._pending import in_event_loop
+from restflow_parity.request._sites import in_event_loop
 
 __all__ = [
     "ParityAssertions",

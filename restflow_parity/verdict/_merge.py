@@ -37,7 +37,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from restflow_parity.variants._modes import CHOICES, parse_mode
+from restflow_parity.variants._mode import CHOICES, parse_mode
 from restflow_parity.verdict._render import junit_xml, markdown
 from restflow_parity.verdict._report import Report, ReportError
 from restflow_parity.verdict._summary import ParityTally

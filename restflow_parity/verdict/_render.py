@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 
-from restflow_parity.variants._modes import MODES
+from restflow_parity.variants._mode import MODES
 from restflow_parity.verdict._report import Report
 from restflow_parity.verdict._summary import (
     OUTCOMES,

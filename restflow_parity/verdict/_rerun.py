@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from restflow_parity.variants._modes import ENV_VAR, MODES
+from restflow_parity.variants._mode import ENV_VAR, MODES
 from restflow_parity.verdict._report import Report, ReportError
 from restflow_parity.verdict._summary import ParityTally, Variant
 

@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from restflow_parity.variants._modes import MODES
+from restflow_parity.variants._mode import MODES, STACKS, other
 
 __all__ = [
     "KINDS",
@@ -39,7 +39,6 @@ OUTCOMES: tuple[Outcome, ...] = ("passed", "skipped", "failed", "error")
 _RANK: dict[str, int] = {outcome: rank for rank, outcome in enumerate(OUTCOMES)}
 _BROKEN = frozenset({"failed", "error"})
 #: The stack each mode's variants run on.
-STACKS: dict[str, str] = {"sync": "WSGI", "async": "ASGI"}
 #: How a test's variants compare; see ``Verdict.kind``.
 KINDS = ("parity", "mismatch", "failed", "uneven", "missing", "one stack")
 
@@ -55,10 +54,6 @@ def first_line(text: str) -> str:
     return text.splitlines()[0][:300] if text else ""
 
 
-def _other(mode: str) -> str:
-    return "async" if mode == "sync" else "sync"
-
-
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
@@ -68,7 +63,7 @@ def absent_stack(mode: str) -> str:
     article = "an" if mode == "async" else "a"
     return (
         f"expected, but no report has {article} {mode} variant: pass the {mode} "
-        f"jobs' reports, or --expect-stacks {_other(mode)} if the matrix runs "
+        f"jobs' reports, or --expect-stacks {other(mode)} if the matrix runs "
         "one stack"
     )
 
@@ -111,12 +106,12 @@ class Variant:
     def wrong_stack(self) -> str:
         """Its requests through the other stack that ``one_stack()`` did not
         allow, as the verdict names them; "" when there are none."""
-        other = self.requests(_other(self.mode)) or 0
-        stray = other - (self.by_design or 0)
+        elsewhere = self.requests(other(self.mode)) or 0
+        stray = elsewhere - (self.by_design or 0)
         if stray <= 0:
             return ""
         text = (
-            f"sent {_count(stray, 'request')} through {STACKS[_other(self.mode)]} "
+            f"sent {_count(stray, 'request')} through {STACKS[other(self.mode)]} "
             f"in the {self.mode} variant"
         )
         if self.by_design:
@@ -237,11 +232,11 @@ class LedgerTotals:
 
     def text(self) -> str:
         """``1,203 requests through ASGI, 0 through WSGI; 37 variants sent none``."""
-        own, other = STACKS[self.mode], STACKS[_other(self.mode)]
+        own, wrong = STACKS[self.mode], STACKS[other(self.mode)]
         design = f" ({self.by_design:,} by design, one_stack)" if self.by_design else ""
         text = (
             f"{_count(self.own, 'request')} through {own}, {self.other:,} through "
-            f"{other}{design}; {_count(self.silent, 'variant')} sent none"
+            f"{wrong}{design}; {_count(self.silent, 'variant')} sent none"
         )
         if self.without:
             text += f"; {_count(self.without, 'variant')} without a ledger"
@@ -313,7 +308,7 @@ class ParityTally:
         return LedgerTotals(
             mode,
             own=sum(v.requests(mode) or 0 for v in kept),
-            other=sum(v.requests(_other(mode)) or 0 for v in kept),
+            other=sum(v.requests(other(mode)) or 0 for v in kept),
             by_design=sum(v.by_design or 0 for v in kept),
             silent=sum(1 for v in kept if not (v.wsgi or v.asgi)),
             without=len(variants) - len(kept),

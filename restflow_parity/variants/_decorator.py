@@ -3,11 +3,10 @@
 On a ``SimpleTestCase`` method (or a whole class) it replaces ``test_x`` with
 ``test_x_sync`` and ``test_x_async``. Each variant gives the test
 ``self.mode``, ``self.client`` and ``self.factory`` for its stack before
-``setUp()`` runs. On a pytest function it parametrizes the ``parity_mode``
-fixture instead (see ``restflow_parity.plugin``).
-
-``RESTFLOW_PARITY_MODE`` (``both``, ``sync`` or ``async``) picks the stacks;
-the Django runner's and pytest's ``--parity-mode`` set it.
+``setUp()`` runs, and runs with its stack active, its caches rolled back,
+Django's and DRF's clients following it and its stack ledger counting. On a
+pytest function or plain class it marks the test for the plugin, which
+parametrizes ``parity_mode`` instead (``restflow_parity.plugin``).
 """
 
 from __future__ import annotations
@@ -15,127 +14,35 @@ from __future__ import annotations
 import functools
 import os
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, Literal, TypeVar, overload
+import unittest
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
 
 from asgiref.sync import iscoroutinefunction
+from django.test import SimpleTestCase
 
-__all__ = [
-    "ENV_VAR",
-    "MODES",
-    "Mode",
-    "ParityModeError",
-    "activated",
-    "active_mode",
-    "export_mode",
-    "make_client",
-    "make_factory",
-    "mark_pytest_function",
-    "mode_of",
-    "run_both_modes",
-    "selected_modes",
-    "split_test",
-]
+from restflow_parity.request._ledger import allowed_stack, current, recording
+from restflow_parity.request._stock import following
+from restflow_parity.variants._assertions import install_assertions
+from restflow_parity.variants._caches import variant_state
+from restflow_parity.variants._mode import (
+    ENV_VAR,
+    MODE_ATTR,
+    MODES,
+    Mode,
+    activated,
+    mode_of,
+    selected_modes,
+)
+from restflow_parity.variants._policy import variant_client_classes, variant_factory
 
-Mode = Literal["sync", "async"]
-MODES: tuple[Mode, Mode] = ("sync", "async")
-ENV_VAR = "RESTFLOW_PARITY_MODE"
-CHOICES = ("both", "sync", "async")
-_MODE_ATTR = "_restflow_parity_mode"
+__all__ = ["mark_pytest_function", "run_both_modes", "split_test"]
+
 _HOOKED_ATTR = "_restflow_parity_hooked"
 _SPLIT_ATTR = "_restflow_parity_split"  # the test names split on a class
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
-
-
-class ParityModeError(ValueError):
-    """``RESTFLOW_PARITY_MODE`` or ``--parity-mode`` holds an unknown value."""
-
-
-def parse_mode(value: str | None, source: str = ENV_VAR) -> tuple[Mode, ...]:
-    """The stacks ``value`` selects; None or empty means both."""
-    choice = (value or "both").strip().lower()
-    if choice not in CHOICES:
-        raise ParityModeError(
-            f"{source}={value!r} is not a parity mode. Valid values: "
-            f"{', '.join(CHOICES)} (default both). Set {ENV_VAR} or pass "
-            "--parity-mode to pick the stacks to run."
-        )
-    return MODES if choice == "both" else (choice,)  # type: ignore[return-value]
-
-
-def selected_modes() -> tuple[Mode, ...]:
-    """The stacks this run tests, from ``RESTFLOW_PARITY_MODE``."""
-    return parse_mode(os.environ.get(ENV_VAR))
-
-
-def export_mode(value: str) -> Callable[[], None]:
-    """Set ``RESTFLOW_PARITY_MODE`` for this process and the workers it starts
-    (unittest variants read it when they run); returns what undoes it."""
-    previous = os.environ.get(ENV_VAR)
-    os.environ[ENV_VAR] = value
-
-    def restore() -> None:
-        if previous is None:
-            os.environ.pop(ENV_VAR, None)
-        else:
-            os.environ[ENV_VAR] = previous
-
-    return restore
-
-
-def mode_of(function: object) -> Mode | None:
-    """The stack a generated variant runs on, or None for other tests."""
-    return getattr(function, _MODE_ATTR, None)
-
-
-# The stack of the variant running now. A process runs one test at a time
-# (xdist and --parallel use processes), and the test's loop thread and the
-# threads its thread-sensitive work hops to must all see it: a plain global.
-_active: Mode | None = None
-
-
-def active_mode() -> Mode | None:
-    """The stack of the running ``@run_both_modes`` variant, or None."""
-    return _active
-
-
-@contextmanager
-def activated(mode: Mode | None) -> Iterator[None]:
-    """Make ``mode`` the running variant's stack for the block.
-
-    Mode-aware clients and factories (``restflow_parity.test.APIClient``,
-    ``APIRequestFactory``...) pick their stack per request from it.
-    """
-    global _active
-    previous, _active = _active, mode
-    try:
-        yield
-    finally:
-        _active = previous
-
-
-def make_client(mode: Mode, awaitable: bool, **kwargs: Any) -> Any:
-    """A client fixed to ``mode``'s stack; ``awaitable`` for async def bodies."""
-    from restflow_parity.request._client import AsyncAPIClient, SyncAPIClient
-
-    kind = SyncAPIClient if mode == "sync" else AsyncAPIClient
-    client: Any = kind(**kwargs)
-    client.awaitable = awaitable
-    return client
-
-
-def make_factory(mode: Mode, **kwargs: Any) -> Any:
-    """A request factory fixed to ``mode``'s stack."""
-    from restflow_parity.request._factory import (
-        AsyncAPIRequestFactory,
-        SyncAPIRequestFactory,
-    )
-
-    kind = SyncAPIRequestFactory if mode == "sync" else AsyncAPIRequestFactory
-    return kind(**kwargs)
 
 
 @overload
@@ -202,10 +109,6 @@ def split_test(owner: type, name: str) -> None:
 
 def _is_test_case(owner: type, what: str) -> bool:
     """True for Django test cases; False for plain (pytest) classes."""
-    import unittest
-
-    from django.test import SimpleTestCase
-
     if issubclass(owner, SimpleTestCase):
         return True
     if issubclass(owner, unittest.TestCase):
@@ -294,7 +197,7 @@ def _variant(function: Callable[..., Any], mode: Mode) -> Callable[..., Any]:
 
         template = sync_variant
     variant = _with_globals(template, function)
-    setattr(variant, _MODE_ATTR, mode)
+    setattr(variant, MODE_ATTR, mode)
     return variant
 
 
@@ -319,8 +222,6 @@ def _with_globals(template: Any, function: Any) -> Callable[..., Any]:
 
 def _skip_unless_selected(mode: Mode) -> None:
     if mode not in selected_modes():
-        import unittest
-
         raise unittest.SkipTest(
             f"{ENV_VAR}={os.environ.get(ENV_VAR)} runs only the "
             f"{' and '.join(selected_modes())} variant"
@@ -331,8 +232,6 @@ def _verify_ledger(test: Any) -> None:
     """Fail the variant for a wrong-stack request or a forgotten ``await``
     (after the body passed), and again for any that ``tearDown()`` makes."""
     __tracebackhide__ = True
-    from restflow_parity.request._ledger import current
-
     ledger = current()
     if ledger is not None:
         ledger.verify()
@@ -380,8 +279,6 @@ def _hook_runs(owner: type) -> None:
     also gets the async database assertions (``acaptureOnCommitCallbacks``,
     ``aassertNumQueries``), and its sync ones refuse async bodies.
     """
-    from restflow_parity.variants._assertions import install_assertions
-
     install_assertions(owner)
     if getattr(owner, _HOOKED_ATTR, False):
         return  # a hooked parent's entry points already serve subclasses
@@ -398,10 +295,6 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
         mode = mode_of(method)
         if mode is None:
             return entry(self, *args, **kwargs)
-        from restflow_parity.request._ledger import allowed_stack, recording
-        from restflow_parity.request._stock import following
-        from restflow_parity.variants._caches import variant_state
-
         self.mode = mode
         client_class, async_client_class = variant_client_classes(type(self))
         options = getattr(self, "parity_client_kwargs", {})
@@ -424,105 +317,15 @@ def _arming(entry: Callable[..., Any]) -> Callable[..., Any]:
     return armed
 
 
-def variant_factory(declared: Any) -> Any:
-    """``self.factory`` for a variant, from the class's own ``factory``.
-
-    None (no ``factory`` on the class): the mode-aware ``APIRequestFactory``.
-    A mode-aware factory of the kit's: kept, it follows the variant. Django's,
-    DRF's or the kit's one-stack factory: rebuilt as the mode-aware one with
-    the arguments it was made with (headers, ``enforce_csrf_checks``, JSON
-    encoder). Anything else called ``factory`` (a model factory, a subclass
-    the kit cannot rebuild) is the class's business: returned as None, it
-    is left alone, and the ledger says if it builds for the wrong stack.
-    """
-    from django.test.client import AsyncRequestFactory
-    from django.test.client import RequestFactory as DjangoFactory
-    from rest_framework.test import APIRequestFactory as DRFFactory
-
-    from restflow_parity.request._factory import (
-        APIRequestFactory,
-        AsyncAPIRequestFactory,
-        RequestFactory,
-        SyncAPIRequestFactory,
-    )
-
-    if declared is None:
-        return APIRequestFactory()
-    kind = type(declared)
-    if kind in (SyncAPIRequestFactory, AsyncAPIRequestFactory, DRFFactory):
-        rebuilt: type = APIRequestFactory
-    elif kind in (DjangoFactory, AsyncRequestFactory):
-        rebuilt = RequestFactory
-    else:
-        return None
-    return rebuilt(
-        enforce_csrf_checks=getattr(declared, "enforce_csrf_checks", False),
-        json_encoder=declared.json_encoder,
-        **declared.defaults,
-    )
-
-
-def variant_client_classes(owner: type) -> tuple[type, type]:
-    """The classes of ``self.client`` and ``self.async_client`` in variants.
-
-    Django's, DRF's and the kit's own client classes are replaced by the
-    mode-aware drop-in (awaitable in ``async def`` bodies). A class's own
-    ``client_class`` is kept when it follows the running stack: it derives
-    from ``restflow_parity.test.APIClient``, or from Django's or DRF's client,
-    whose requests follow the variant (``stock.py``; the ledger checks). A
-    subclass of the kit's one-stack clients would test one stack twice, so it
-    is refused with the fix.
-    """
-    from django.test import AsyncClient
-    from django.test import Client as DjangoClient
-    from rest_framework.test import APIClient as DRFAPIClient
-
-    from restflow_parity.request._client import (
-        APIClient,
-        AsyncAPIClient,
-        Client,
-        ClientBase,
-        SyncAPIClient,
-    )
-
-    stock = {
-        DjangoClient: Client,
-        AsyncClient: Client,
-        DRFAPIClient: APIClient,
-        SyncAPIClient: APIClient,
-        AsyncAPIClient: APIClient,
-    }
-    chosen: list[type] = []
-    for attribute in ("client_class", "async_client_class"):
-        declared = getattr(owner, attribute, DRFAPIClient)
-        if declared in stock:
-            chosen.append(stock[declared])
-        elif isinstance(declared, type) and (
-            (issubclass(declared, ClientBase) and declared.stack is None)
-            or issubclass(declared, (DjangoClient, AsyncClient))
-        ):
-            chosen.append(declared)
-        else:
-            name = getattr(declared, "__qualname__", repr(declared))
-            raise TypeError(
-                f"@run_both_modes on {owner.__qualname__}: its {attribute} "
-                f"{name} sends on one stack only, so both variants would test "
-                f"that stack. Derive it from restflow_parity.test.APIClient "
-                f"(class {getattr(declared, '__name__', 'MyClient')}(APIClient): "
-                "...), which sends on the stack of the running variant, "
-                "keeping your overrides of request() or generic()."
-            )
-    return chosen[0], chosen[1]
-
-
 def mark_pytest_function(function: F) -> F:
+    """Mark a pytest function or plain class for the plugin to parametrize."""
     try:
-        import pytest
+        import pytest  # optional: restflow-parity[pytest]
     except ImportError:  # pragma: no cover - pytest is optional
         raise TypeError(
-            f"@run_both_modes on the function {function.__qualname__} needs "
-            "pytest with restflow-parity's plugin (pip install "
-            "'restflow-parity[pytest]'), or move it into a SimpleTestCase."
+            f"@run_both_modes on {function.__qualname__} needs pytest with "
+            "restflow-parity's plugin (pip install 'restflow-parity[pytest]'), "
+            "or a SimpleTestCase to belong to."
         ) from None
     marked: F = pytest.mark.usefixtures("parity_mode")(function)
     marked = pytest.mark.restflow_parity(marked)
