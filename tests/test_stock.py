@@ -8,6 +8,9 @@ stack ledger shows where each request went.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import unittest
 
 import pytest
@@ -300,3 +303,35 @@ class OwnClientClass(SimpleTestCase):
 
 def test_a_suites_own_client_class_is_kept_and_follows() -> None:
     assert_passed(run_case(OwnClientClass))
+
+
+def test_the_kits_module_imports_without_requests_as_drfs_does() -> None:
+    # DRF defines DjangoTestAdapter, HeaderDict and MockOriginalResponse only
+    # when requests is installed; the kit's module must import either way, and
+    # its RequestsClient must fail as DRF's does (ImproperlyConfigured), naming
+    # requests.
+    script = (
+        "import sys\n"
+        "sys.modules['requests'] = None  # as if not installed\n"
+        "import django\n"
+        "from django.conf import settings\n"
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth',"
+        " 'django.contrib.contenttypes', 'rest_framework'])\n"
+        "django.setup()\n"
+        "import rest_framework.test as drf\n"
+        "from django.core.exceptions import ImproperlyConfigured\n"
+        "import restflow_parity.test as ours\n"
+        "from restflow_parity.test import *\n"
+        "assert not hasattr(drf, 'DjangoTestAdapter')\n"
+        "assert 'DjangoTestAdapter' not in ours.__all__\n"
+        "try:\n"
+        "    ours.RequestsClient()\n"
+        "except ImproperlyConfigured as error:\n"
+        "    print(error)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "requests" in done.stdout
