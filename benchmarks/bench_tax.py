@@ -65,11 +65,11 @@ from rest_framework.test import APIClient as DRFAPIClient  # noqa: E402
 from restflow_parity.request._affinity import SETTING, SharedCore  # noqa: E402
 from restflow_parity.request._builder import _host  # noqa: E402
 from restflow_parity.request._client import decorate_response  # noqa: E402
-from restflow_parity.request._handler import (  # noqa: E402
+from restflow_parity.request._connections import (  # noqa: E402
     aclosing_worker_connections,
     connection_recycling_paused,
-    request_scope,
 )
+from restflow_parity.request._handler import request_scope  # noqa: E402
 from restflow_parity.request._pending import call_site  # noqa: E402
 from restflow_parity.test import AsyncAPIClient, SyncAPIClient  # noqa: E402
 from restflow_parity.watchdog import aguard  # noqa: E402

@@ -12,7 +12,7 @@ from django.test import override_settings
 from products.models import Product
 from rest_framework.authtoken.models import Token
 
-from restflow_parity.request._handler import SYNC_STREAM_WARNING
+from restflow_parity.request._streams import SYNC_STREAM_WARNING
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPITestCase,

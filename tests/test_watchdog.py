@@ -25,7 +25,7 @@ from products.hazard_views import RELEASE
 from products.models import Product
 from sharing import PATHS, hopping
 
-from restflow_parity.request import _handler as handler
+from restflow_parity.request import _connections
 from restflow_parity.test import (
     AsyncAPIClient,
     AsyncAPIRequestFactory,
@@ -38,7 +38,6 @@ from restflow_parity.watchdog import (
     INTERRUPT_SIGNAL,
     SETTING,
     RequestTimeoutError,
-    interrupt,
     resolve_timeout,
 )
 
@@ -353,11 +352,14 @@ def test_another_handler_for_the_signal_is_still_called(
 ) -> None:
     if INTERRUPT_SIGNAL is None:
         pytest.skip("no SIGUSR2 on this platform")
-    AsyncAPIClient()  # installs the handler, in this (the main) thread
     calls: list[int] = []
-    monkeypatch.setattr(interrupt, "_previous_handler", lambda s, f: calls.append(s))
-    signal.raise_signal(INTERRUPT_SIGNAL)  # no request is waiting: no interrupt
-    assert calls == [INTERRUPT_SIGNAL]
+    before = signal.signal(INTERRUPT_SIGNAL, lambda s, f: calls.append(s))
+    try:
+        AsyncAPIClient()  # installs the kit's, in this (the main) thread
+        signal.raise_signal(INTERRUPT_SIGNAL)  # no request waits: no interrupt
+        assert calls == [INTERRUPT_SIGNAL]
+    finally:
+        signal.signal(INTERRUPT_SIGNAL, before)
 
 
 @pytest.mark.django_db
@@ -375,9 +377,11 @@ def test_worker_connections_are_closed_after_the_request(
             created.append(connection)
 
     closed: list[Any] = []
-    close_all = handler._close_all
+    close_all = _connections._close_all
     monkeypatch.setattr(
-        handler, "_close_all", lambda opened: (closed.extend(opened), close_all(opened))
+        _connections,
+        "_close_all",
+        lambda opened: (closed.extend(opened), close_all(opened)),
     )
     connection_created.connect(record)
     try:

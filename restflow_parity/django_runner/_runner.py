@@ -36,6 +36,7 @@ from django.core.management.base import CommandError
 from django.test.runner import DiscoverRunner, ParallelTestSuite
 from django.utils.module_loading import import_string
 
+from restflow_parity._changes import undo_all
 from restflow_parity.django_runner._results import (
     ParityParallelTestSuite,
     RecordingSuite,
@@ -51,6 +52,7 @@ from restflow_parity.variants._mode import (
     parse_mode,
 )
 from restflow_parity.verdict._report import Report, Run, default_label
+from restflow_parity.verdict._rerun import rerun_django
 from restflow_parity.verdict._summary import ParityTally
 
 __all__ = ["BOTH_MODES_SETTING", "ParityDiscoverRunner", "ParityRunnerMixin"]
@@ -138,9 +140,12 @@ class ParityRunnerMixin:
             self._parity_restore = export_mode(self._parity_mode_option)
 
     def teardown_test_environment(self, **kwargs: Any) -> None:
+        # The run's end puts back what it changed in the process: the mode
+        # variable, and what the kit installed when needed (_changes.py).
         if self._parity_restore is not None:
             self._parity_restore()
             self._parity_restore = None
+        undo_all()
         super().teardown_test_environment(**kwargs)  # type: ignore[misc]
 
     def load_tests_for_label(self, label: str, discover_kwargs: Any) -> Any:
@@ -168,8 +173,6 @@ class ParityRunnerMixin:
         self.parity_run.finished = time.time()
         rerun_lines: list[str] = []
         if self.parity_rerun and tally.mismatches():
-            from restflow_parity.verdict._rerun import rerun_django
-
             rerun_lines = rerun_django(self, tally)
         if self.parity_report:
             report = Report([self.parity_run], list(tally.variants.values()))

@@ -25,6 +25,7 @@ from django.db.backends.sqlite3.base import DatabaseWrapper as SQLiteWrapper
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
+from restflow_parity._changes import install
 from restflow_parity.live.asgi_types import ASGIApp, Receive, Scope, Send, StaticHandler
 from restflow_parity.live.servers import BACKENDS, GRACE_SECONDS, selected_server
 
@@ -221,6 +222,10 @@ class AsyncLiveServerThread(threading.Thread):
             # Like uvicorn's lifespan="off" for the servers that lack the switch.
             await _acknowledge_lifespan(receive, send)
             return
+        # Per request, not per server: the end of a session (a Django runner
+        # run inside another) disconnects them. Outside a live server's
+        # requests they do nothing.
+        install(_RECEIVERS, _connect_receivers, _disconnect_receivers)
         _serving.set(self)
         call = sync_to_async(
             self._call_app, thread_sensitive=False, executor=self.executor
@@ -353,6 +358,14 @@ def _on_request_exception(
     server._record(name, error)
 
 
-# Connected once, on import: outside a live server's requests they do nothing.
-connection_created.connect(_on_connection_created, dispatch_uid=__name__)
-got_request_exception.connect(_on_request_exception, dispatch_uid=__name__)
+_RECEIVERS = "connection_created and got_request_exception receivers (live servers)"
+
+
+def _connect_receivers() -> None:
+    connection_created.connect(_on_connection_created, dispatch_uid=_RECEIVERS)
+    got_request_exception.connect(_on_request_exception, dispatch_uid=_RECEIVERS)
+
+
+def _disconnect_receivers() -> None:
+    connection_created.disconnect(dispatch_uid=_RECEIVERS)
+    got_request_exception.disconnect(dispatch_uid=_RECEIVERS)

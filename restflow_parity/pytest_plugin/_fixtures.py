@@ -1,11 +1,19 @@
-"""User-visible pytest fixtures, each with a one-line docstring for ``--fixtures``."""
+"""User-visible pytest fixtures, each with a one-line docstring for ``--fixtures``.
+
+The clients, factories, assertions and live server are imported inside the
+fixtures: they import DRF or Django's test machinery, which read the
+settings, and the plugin loads before pytest-django configures them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from restflow_parity.variants._mode import activated
 
 if TYPE_CHECKING:
     from restflow_parity.live import AsyncLiveServer
@@ -87,7 +95,6 @@ def parity_mode(request: pytest.FixtureRequest) -> Iterator[str]:
             "@run_both_modes (from restflow_parity import run_both_modes), or "
             "use async_api_client / pytest-django's client directly."
         )
-    from restflow_parity.variants._mode import activated
 
     # Mode-aware clients and factories, the test's own included, follow it.
     with activated(mode):
@@ -121,8 +128,6 @@ def async_assert_num_queries() -> Any:
 @pytest.fixture
 def async_assert_max_num_queries() -> Any:
     """``async with async_assert_max_num_queries(n):``: at most ``n`` queries."""
-    from functools import partial
-
     from restflow_parity.variants._assertions import aassert_num_queries
 
     return partial(aassert_num_queries, exact=False)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from restflow_parity._changes import undo_all
 from restflow_parity.pytest_plugin._reporter import (
     ParityReporter,
 )
@@ -123,9 +124,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put back what the session changed in the process: the mode variable,
+    and the signal handler and receivers the kit installed when needed."""
     restore = config.stash.get(_RESTORE_KEY, None)
     if restore is not None:
         restore()
+    undo_all()
 
 
 @pytest.hookimpl(trylast=True)
@@ -137,6 +141,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     terminal = config.pluginmanager.get_plugin("terminalreporter")
     if terminal is None:
         return
+    # Imported here: importing the module registers the kit's checks with
+    # Django, which only projects that list the app (apps.py) should get.
     from restflow_parity.django_runner._checks import kit_messages
 
     messages = kit_messages()

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from restflow_parity.verdict._report import Report, Run, default_label
+from restflow_parity.verdict._rerun import rerun_pytest
 from restflow_parity.verdict._summary import ParityTally, Variant, first_line, worse
 
 __all__ = [
@@ -98,8 +99,6 @@ class ParityReporter:
         self._pending.clear()
         self.run.finished = time.time()
         if self.config.getoption("parity_rerun") and self.tally.mismatches():
-            from restflow_parity.verdict._rerun import rerun_pytest
-
             self.rerun_lines = rerun_pytest(self.config, self.tally)
         if self.report_path:
             Report([self.run], list(self.tally.variants.values())).write(

@@ -47,6 +47,8 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, TypeVar
 
+from restflow_parity._settings import CachedSetting
+
 __all__ = ["SETTING", "SharedCore", "release_all", "served_here", "serving_thread"]
 
 T = TypeVar("T")
@@ -330,34 +332,13 @@ _cores = _Cores()
 
 # --- the setting, and what the platform offers ---------------------------------
 
-_enabled: bool | None = None
+_enabled = CachedSetting(SETTING, True, lambda wanted: bool(wanted) and _supported())
 
 
 def enabled() -> bool:
     """Whether requests share a core: the setting, read once per change."""
-    global _enabled
-    if _enabled is None:
-        from django.conf import settings
+    return _enabled.get()
 
-        # Without settings (asgiref used alone), the default.
-        wanted = getattr(settings, SETTING, True) if settings.configured else True
-        _enabled = bool(wanted) and _supported()
-    return _enabled
-
-
-def _forget_enabled(*, setting: str, **kwargs: Any) -> None:
-    global _enabled
-    if setting == SETTING:
-        _enabled = None
-
-
-def _connect_setting() -> None:
-    from django.core.signals import setting_changed
-
-    setting_changed.connect(_forget_enabled, dispatch_uid=f"{__name__}.setting")
-
-
-_connect_setting()
 
 _getcpu: Callable[[], int] | None = None
 

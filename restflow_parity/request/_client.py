@@ -37,19 +37,21 @@ from restflow_parity.request._auth import (
     warn_if_unknown,
 )
 from restflow_parity.request._builder import Hop, RequestBuilder
+from restflow_parity.request._connections import closing_worker_connections
 from restflow_parity.request._errors import MissingAwaitError
 from restflow_parity.request._handler import (
-    ASYNC_STREAM_WARNING,
     AsyncClientHandler,
     KitWSGIHandler,
-    closing_worker_connections,
     name_request,
-    wsgi_stream_for_async,
 )
 from restflow_parity.request._ledger import counting, sending
 from restflow_parity.request._pending import PendingResponse
 from restflow_parity.request._responses import EitherResponse, TestResponse
 from restflow_parity.request._sites import call_site, in_event_loop, warn_at
+from restflow_parity.request._streams import (
+    ASYNC_STREAM_WARNING,
+    wsgi_stream_for_async,
+)
 from restflow_parity.scope import SCOPE_KEYS
 from restflow_parity.variants._mode import Mode, active_mode
 from restflow_parity.watchdog import (

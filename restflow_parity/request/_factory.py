@@ -27,13 +27,10 @@ from django.http import HttpRequest, HttpResponseBase
 from restflow_parity.middleware import ensure_scope
 from restflow_parity.request._auth import check_user
 from restflow_parity.request._builder import RequestBuilder
-from restflow_parity.request._handler import (
-    aclosing_worker_connections,
-    apply_force_auth,
-    body_stream,
-    request_scope,
-)
+from restflow_parity.request._connections import aclosing_worker_connections
+from restflow_parity.request._handler import apply_force_auth, request_scope
 from restflow_parity.request._ledger import record_built
+from restflow_parity.request._streams import body_stream
 from restflow_parity.scope import SCOPE_KEYS, HTTPScope
 from restflow_parity.variants._mode import active_mode
 from restflow_parity.watchdog import aguard, resolve_timeout

@@ -10,20 +10,13 @@ the request is in flight, the two threads share a core (``affinity.py``).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
-from typing import IO, Any, cast
+from collections.abc import Mapping
+from typing import Any
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.base import BaseHandler
-from django.core.handlers.wsgi import LimitedStream
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.backends.signals import connection_created
+from django.core.signals import request_started
 from django.http import (
     HttpResponseBadRequest,
     HttpResponseBase,
@@ -34,35 +27,22 @@ from django.test.client import conditional_content_removal
 from rest_framework.test import ForceAuthClientHandler
 
 from restflow_parity.request._affinity import SharedCore
+from restflow_parity.request._connections import (
+    aclosing_worker_connections,
+    connection_recycling_paused,
+)
 from restflow_parity.request._environ import ScopeLossWarning, lost_in_scope
 from restflow_parity.request._sites import Site, warn_at
+from restflow_parity.request._streams import async_stream, body_stream, close_response
 from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
-from restflow_parity.watchdog import note_connections
 
 __all__ = [
     "AsyncClientHandler",
     "KitWSGIHandler",
-    "aclosing_worker_connections",
     "apply_force_auth",
-    "closing_worker_connections",
-    "connection_recycling_paused",
     "name_request",
     "request_scope",
-    "wsgi_stream_for_async",
 ]
-
-#: What Django's ASGIHandler says when it serves a sync iterator (and
-#: buffers it whole); the async stack says it too, so a test does not pass
-#: in-process and fail behind a real server under warnings-as-errors.
-SYNC_STREAM_WARNING = (
-    "StreamingHttpResponse must consume synchronous iterators in order to "
-    "serve them asynchronously. Use an asynchronous iterator instead."
-)
-#: And what its WSGI side says of an async iterator.
-ASYNC_STREAM_WARNING = (
-    "StreamingHttpResponse must consume asynchronous iterators in order to "
-    "serve them synchronously. Use a synchronous iterator instead."
-)
 
 
 def request_scope(
@@ -88,183 +68,10 @@ def request_scope(
     return overlay_scope(scope, overrides) if overrides else scope
 
 
-_pause_lock = threading.Lock()
-_pause_depth = 0
-_END = object()
-
-
-@contextmanager
-def connection_recycling_paused() -> Iterator[None]:
-    """Keep request signals from closing the test's database connections.
-
-    Django's handlers close "old" connections on request_started/finished. In
-    a test that would end the test's transaction, so the test clients unhook
-    that receiver. A depth count (not a plain disconnect/connect pair) keeps
-    concurrent requests (``asyncio.gather``) from re-hooking it under another.
-    """
-    global _pause_depth
-    with _pause_lock:
-        if _pause_depth == 0:
-            request_started.disconnect(close_old_connections)
-            request_finished.disconnect(close_old_connections)
-        _pause_depth += 1
-    try:
-        yield
-    finally:
-        with _pause_lock:
-            _pause_depth -= 1
-            if _pause_depth == 0:
-                request_started.connect(close_old_connections)
-                request_finished.connect(close_old_connections)
-
-
-#: The connections opened by worker threads during the current request. A
-#: context variable follows the request into every thread asgiref runs its
-#: sync parts in, thread_sensitive=False workers included.
-_opened: ContextVar[list[BaseDatabaseWrapper] | None] = ContextVar(
-    "restflow_parity_opened", default=None
-)
-
-
-def _track_connection(
-    sender: object, connection: BaseDatabaseWrapper, **kwargs: Any
-) -> None:
-    opened = _opened.get()
-    # The main thread holds the test's own connection: never ours to close.
-    if opened is not None and threading.current_thread() is not threading.main_thread():
-        opened.append(connection)
-
-
-connection_created.connect(_track_connection, dispatch_uid=f"{__name__}.track")
-
-
-@contextmanager
-def closing_worker_connections() -> Iterator[None]:
-    """Close the database connections worker threads open during a request.
-
-    ``sync_to_async(thread_sensitive=False)`` work runs in an executor thread
-    with a connection of its own, which nothing closes: on PostgreSQL it
-    outlives the test and can make dropping the test database fail ("being
-    accessed by other users"). When the request has finished, so has that
-    work, and its connections are closed here. After a timeout (or any
-    BaseException) the work may still run, so they are left alone.
-    """
-    with _tracking() as opened:
-        try:
-            yield
-        except Exception:
-            _close_all(opened)
-            raise
-        _close_all(opened)
-
-
-@asynccontextmanager
-async def aclosing_worker_connections() -> AsyncIterator[None]:
-    """``closing_worker_connections()`` for async code."""
-    with _tracking() as opened:
-        try:
-            yield
-        except Exception:
-            await _aclose_all(opened)
-            raise
-        await _aclose_all(opened)
-
-
-@contextmanager
-def _tracking() -> Iterator[list[BaseDatabaseWrapper]]:
-    """Collect, for the block, the connections worker threads open."""
-    opened: list[BaseDatabaseWrapper] = []
-    token = _opened.set(opened)
-    note_connections(opened)
-    try:
-        yield opened
-    finally:
-        _opened.reset(token)
-
-
-async def _aclose_all(opened: list[BaseDatabaseWrapper]) -> None:
-    if opened:  # the usual case costs no thread hop
-        # close() is async-unsafe; the test's thread is free by now.
-        await sync_to_async(_close_all)(opened)
-
-
-def _close_all(opened: list[BaseDatabaseWrapper]) -> None:
-    for conn in opened:
-        if conn.connection is None or conn.in_atomic_block:
-            continue
-        # Its thread is idle now (or gone): borrow the connection to close it.
-        conn.inc_thread_sharing()
-        try:
-            conn.close()
-        finally:
-            conn.dec_thread_sharing()
-
-
 def apply_force_auth(request: HttpRequest, user: Any, token: Any) -> None:
     """Mark ``request`` as DRF does, so its authenticators are skipped."""
     request._force_auth_user = user  # type: ignore[attr-defined]
     request._force_auth_token = token  # type: ignore[attr-defined]
-
-
-async def _close(response: HttpResponseBase) -> None:
-    # Thread-sensitive: close() fires request_finished, whose receivers may
-    # use the ORM, and must see the test's connection.
-    await sync_to_async(response.close)()
-
-
-def _next_chunk(iterator: Iterator[bytes]) -> Any:
-    return next(iterator, _END)
-
-
-async def aiter_blocking(iterator: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Iterate a sync stream from async code, one chunk per thread hop."""
-    # Each pull runs in the thread that owns the test's connection: a sync
-    # generator may run ORM queries lazily, between chunks.
-    pull = sync_to_async(_next_chunk)
-    while (chunk := await pull(iterator)) is not _END:
-        yield chunk
-
-
-async def _async_stream(
-    response: Any, content: Any, is_async: bool, site: Site | None
-) -> AsyncIterator[bytes]:
-    """Yield the body of any streaming response, then close it."""
-    try:
-        if is_async:
-            async for chunk in content:
-                yield chunk
-        else:
-            warn_at(SYNC_STREAM_WARNING, Warning, site)
-            async for chunk in aiter_blocking(iter(content)):
-                yield chunk
-    finally:
-        with connection_recycling_paused():
-            await _close(response)
-
-
-def wsgi_stream_for_async(response: HttpResponseBase) -> None:
-    """Make a WSGI response's streaming body ``async for``-able, in place.
-
-    A sync iterator is pulled one chunk per thread hop (thread-sensitive: a
-    generator may query lazily); an async one is kept, with the warning a
-    WSGI server would give as it drained it.
-    """
-    if not isinstance(response, StreamingHttpResponse):
-        return
-    if response.is_async:
-        chunks: Any = response.streaming_content
-        response.streaming_content = _warn_first(chunks, ASYNC_STREAM_WARNING)
-    else:
-        content: Iterator[bytes] = iter(response.streaming_content)  # type: ignore[arg-type]
-        response.streaming_content = aiter_blocking(content)
-
-
-async def _warn_first(
-    content: AsyncIterator[bytes], message: str
-) -> AsyncIterator[bytes]:
-    warn_at(message, Warning)  # at the line that starts reading the body
-    async for chunk in content:
-        yield chunk
 
 
 def name_request(response: Any, request: HttpRequest) -> None:
@@ -302,11 +109,6 @@ class KitWSGIHandler(ForceAuthClientHandler):
     (a ``SyncAPIClient`` is WSGI in every variant; see ``stock.py``)."""
 
     restflow_parity_routed = False
-
-
-def body_stream(body: Any) -> IO[bytes]:
-    """The request body as ASGIRequest reads it; sized so large reads work."""
-    return cast(IO[bytes], LimitedStream(body, len(body)))
 
 
 class AsyncClientHandler(BaseHandler):
@@ -358,9 +160,9 @@ class AsyncClientHandler(BaseHandler):
                     # Read the content before assigning: the property then
                     # returns our wrapper.
                     content = response.streaming_content
-                    response.streaming_content = _async_stream(
+                    response.streaming_content = async_stream(
                         response, content, response.is_async, site
                     )
                 else:
-                    await _close(response)
+                    await close_response(response)
         return response

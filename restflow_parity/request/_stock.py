@@ -48,13 +48,12 @@ from restflow_parity.request._affinity import served_here
 from restflow_parity.request._environ import environ_from_scope
 from restflow_parity.request._handler import (
     AsyncClientHandler,
-    body_stream,
     name_request,
     request_scope,
-    wsgi_stream_for_async,
 )
 from restflow_parity.request._ledger import record_built
 from restflow_parity.request._sites import call_site, in_event_loop
+from restflow_parity.request._streams import body_stream, wsgi_stream_for_async
 from restflow_parity.variants._mode import Mode, active_mode
 from restflow_parity.watchdog import Guard, adopt_task, resolve_timeout
 

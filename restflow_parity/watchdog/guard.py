@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from restflow_parity.watchdog.interrupt import (
     forget_abandoned_loops,
+    install_interrupt_handler,
     signal_main_thread,
 )
 from restflow_parity.watchdog.report import build_report
@@ -210,6 +211,9 @@ class Guard:
     def __enter__(self) -> None:
         watch = self._watch
         if watch is not None:
+            # Again here: the end of a session (a Django runner run inside
+            # another) may have put the previous handler back.
+            install_interrupt_handler()
             watch.owner = threading.get_ident()
             self._token = current.set(watch)
             _watchdog.add(watch)

@@ -17,6 +17,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
+from restflow_parity._changes import install
 from restflow_parity.pytest_plugin import _testloop as testloop
 from restflow_parity.request._affinity import release_all
 from restflow_parity.watchdog.watch import WatchdogInterrupt, current, fired
@@ -33,13 +34,16 @@ __all__ = [
 INTERRUPT_SIGNAL = getattr(signal, "SIGUSR2", None)
 
 _previous_handler: Any = None
+_CHANGE = "SIGUSR2 handler (the watchdog's)"
 
 
 def install_interrupt_handler() -> None:
-    """Let the watchdog wake the main thread; call it from the main thread.
+    """Let the watchdog wake the main thread; a no-op outside it.
 
-    The clients call it when they are made. A handler installed by someone
-    else for the same signal is kept and still called.
+    The clients call it when they are made (in the main thread, which an
+    async test's requests leave waiting) and the watchdog when a request
+    starts there. A handler installed before for the same signal is kept,
+    still called, and put back at the end of the session.
     """
     global _previous_handler
     if (
@@ -52,6 +56,25 @@ def install_interrupt_handler() -> None:
         return
     _previous_handler = installed
     signal.signal(INTERRUPT_SIGNAL, _on_signal)
+    install(_CHANGE, _nothing, _restore_handler)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _restore_handler() -> None:
+    global _previous_handler
+    previous, _previous_handler = _previous_handler, None
+    if (
+        INTERRUPT_SIGNAL is None
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(INTERRUPT_SIGNAL) is not _on_signal
+    ):
+        return  # someone replaced it since: theirs stays
+    # None: the handler before was not set from Python (faulthandler's is
+    # not); the default is the closest Python can put back.
+    signal.signal(INTERRUPT_SIGNAL, signal.SIG_DFL if previous is None else previous)
 
 
 def signal_main_thread() -> None:

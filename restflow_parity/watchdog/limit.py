@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
+
+from restflow_parity._settings import CachedSetting
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -48,26 +47,13 @@ def validate_timeout(
     return float(value) or None
 
 
-_configured: float | Unset | None = Unset.UNSET
+_configured = CachedSetting(
+    SETTING, DEFAULT_TIMEOUT, lambda value: validate_timeout(value, SETTING)
+)
 
 
 def resolve_timeout(override: float | Unset | None = Unset.UNSET) -> float | None:
     """The limit for one request: the client's override, else the setting."""
-    global _configured
     if override is not Unset.UNSET:
         return override
-    if _configured is Unset.UNSET:
-        # Read once and cached: a missing setting costs an exception per read.
-        _configured = validate_timeout(
-            getattr(settings, SETTING, DEFAULT_TIMEOUT), SETTING
-        )
-    return _configured
-
-
-def _forget_configured(*, setting: str, **kwargs: Any) -> None:
-    global _configured
-    if setting == SETTING:
-        _configured = Unset.UNSET
-
-
-setting_changed.connect(_forget_configured, dispatch_uid=f"{__name__}.setting")
+    return _configured.get()
