@@ -8,8 +8,6 @@ worker's side of ``--parallel`` runs without a pool.
 from __future__ import annotations
 
 import io
-import json
-import subprocess
 import sys
 import unittest
 
@@ -204,27 +202,3 @@ def test_a_rerun_keeps_options_but_not_the_selection(
         "-n",
         "0",
     ]
-
-
-def test_interpreter_options_are_those_the_process_was_started_with() -> None:
-    # The canary of subprocess._args_from_interpreter_flags(), CPython's
-    # private helper that reruns rely on to pass -W, -X, -b, -O... on.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "error::DeprecationWarning",
-            "-X",
-            "faulthandler",
-            "-c",
-            "import json\n"
-            "from restflow_parity.verdict._rerun import interpreter_options\n"
-            "print(json.dumps(interpreter_options()))",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    options = json.loads(done.stdout)
-    assert "-Werror::DeprecationWarning" in options
-    assert options[options.index("-X") + 1] == "faulthandler"

@@ -184,13 +184,6 @@ def test_a_blocking_stock_client_in_an_async_body_names_the_fix() -> None:
     assert "`await self.async_client.get(...)`" in text
 
 
-def test_drf_force_authenticate_state_canary() -> None:
-    # The ASGI route reads DRF's force_authenticate() state from its handler.
-    client = APIClient()
-    client.force_authenticate(user="khan", token="t")  # type: ignore[arg-type]
-    assert (client.handler._force_user, client.handler._force_token) == ("khan", "t")
-
-
 PYTEST_SUITE = """
 import pytest
 from rest_framework.test import APIClient

@@ -71,14 +71,6 @@ def test_the_setting_turns_it_off() -> None:
     cache.clear()
 
 
-def test_the_locmem_internals_it_relies_on_are_there() -> None:
-    # If Django renames them, this fails before any user's suite does.
-    cache = LocMemCache("probe", {})
-    assert isinstance(cache._cache, dict)
-    assert isinstance(cache._expire_info, dict)
-    assert hasattr(cache._lock, "__enter__")
-
-
 THROTTLED = """
 from django.test import SimpleTestCase, override_settings
 from django.urls import path

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.test.runner import ParallelTestSuite, RemoteTestResult, RemoteTestRunner
 
+from restflow_parity._thirdparty.django import send_remote_event
 from restflow_parity.request._ledger import current
 from restflow_parity.variants._decorator import split_test
 from restflow_parity.variants._mode import MODES, Mode, mode_of
@@ -75,7 +76,7 @@ class ParityRemoteTestResult(RemoteTestResult):
         where["duration"] = time.time() - self._parity_started
         where["ledger"] = _ledger_totals()
         # Replayed in the main process before stopTest: see parityRan().
-        self.events.append(("parityRan", self.test_index, where))
+        send_remote_event(self, "parityRan", self.test_index, where)
         super().stopTest(test)
 
 

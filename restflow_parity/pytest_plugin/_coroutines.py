@@ -18,8 +18,9 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
+
+from restflow_parity._thirdparty.pytest_asyncio import made_by_pytest_asyncio
 
 __all__ = [
     "async_fixture_function",
@@ -75,11 +76,6 @@ def coroutine_test(obj: Any) -> tuple[Callable[..., Any] | None, bool]:
     if inspect.iscoroutinefunction(obj):
         return obj, False
     wrapped = getattr(obj, "__wrapped__", None)
-    if _made_by_pytest_asyncio(obj) and inspect.iscoroutinefunction(wrapped):
+    if made_by_pytest_asyncio(obj) and inspect.iscoroutinefunction(wrapped):
         return wrapped, True
     return None, False
-
-
-def _made_by_pytest_asyncio(obj: Any) -> bool:
-    code = getattr(obj, "__code__", None)
-    return code is not None and "pytest_asyncio" in Path(code.co_filename).parts

@@ -22,13 +22,15 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.core.signals import got_request_exception
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test import signals
-from django.test.client import (  # type: ignore[attr-defined]
-    ClientMixin,
-    store_rendered_templates,
-)
 from django.urls import resolve
 from django.utils.functional import SimpleLazyObject
 
+from restflow_parity._thirdparty.django import (
+    ClientMixin,
+    json_method,
+    store_rendered_templates,
+)
+from restflow_parity._thirdparty.drf import set_forced_auth
 from restflow_parity.request._affinity import served_here
 from restflow_parity.request._auth import (
     UnknownUserWarning,
@@ -233,7 +235,7 @@ class ClientBase(ClientMixin, RequestBuilder[_Resp]):
         # On the thread that owns the test's connection (the caller's, or
         # the one sync_to_async sends thread-sensitive work to).
         handler = self._handler_for("sync")
-        handler._force_user, handler._force_token = self._force_user, self._force_token
+        set_forced_auth(handler, self._force_user, self._force_token)
         with self._recording() as rendered, closing_worker_connections():
             response: HttpResponseBase = handler(environ)
         self._finish(response, environ, rendered)
@@ -467,7 +469,7 @@ def decorate_response(
     context = rendered.get("context")
     # One context is unwrapped, as Django's clients do.
     response.context = context[0] if context and len(context) == 1 else context
-    response.json = partial(client._parse_json, response)
+    response.json = json_method(client, response)
     request = getattr(response, "wsgi_request", None)
     if request is None:
         request = getattr(response, "asgi_request", None)

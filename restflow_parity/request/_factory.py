@@ -23,12 +23,14 @@ from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
+from rest_framework.test import force_authenticate as drf_force_authenticate
 
+from restflow_parity._thirdparty.django import skip_csrf_checks
 from restflow_parity.middleware import ensure_scope
 from restflow_parity.request._auth import check_user
 from restflow_parity.request._builder import RequestBuilder
 from restflow_parity.request._connections import aclosing_worker_connections
-from restflow_parity.request._handler import apply_force_auth, request_scope
+from restflow_parity.request._handler import request_scope
 from restflow_parity.request._ledger import record_built
 from restflow_parity.request._streams import body_stream
 from restflow_parity.scope import SCOPE_KEYS, HTTPScope
@@ -70,7 +72,7 @@ class RequestFactoryBase(RequestBuilder[_Req]):
                 )
             built = WSGIRequest(self._base_environ(**request))
             ensure_scope(built)
-        built._dont_enforce_csrf_checks = not self.enforce_csrf_checks
+        skip_csrf_checks(built, not self.enforce_csrf_checks)
         record_built(stack, self, built)
         return built  # type: ignore[no-any-return]
 
@@ -121,7 +123,7 @@ def force_authenticate(
     The same contract as ``rest_framework.test.force_authenticate``.
     """
     check_user(user)
-    apply_force_auth(request, user, token)
+    drf_force_authenticate(request, user, token)
 
 
 async def arun_view(

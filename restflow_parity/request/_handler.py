@@ -23,9 +23,12 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.http.request import HttpRequest
-from django.test.client import conditional_content_removal
-from rest_framework.test import ForceAuthClientHandler
+from rest_framework.test import ForceAuthClientHandler, force_authenticate
 
+from restflow_parity._thirdparty.django import (
+    conditional_content_removal,
+    skip_csrf_checks,
+)
 from restflow_parity.request._affinity import SharedCore
 from restflow_parity.request._connections import (
     aclosing_worker_connections,
@@ -39,7 +42,6 @@ from restflow_parity.scope import HTTPScope, build_scope, overlay_scope
 __all__ = [
     "AsyncClientHandler",
     "KitWSGIHandler",
-    "apply_force_auth",
     "name_request",
     "request_scope",
 ]
@@ -66,12 +68,6 @@ def request_scope(
         )
     scope = build_scope(environ)
     return overlay_scope(scope, overrides) if overrides else scope
-
-
-def apply_force_auth(request: HttpRequest, user: Any, token: Any) -> None:
-    """Mark ``request`` as DRF does, so its authenticators are skipped."""
-    request._force_auth_user = user  # type: ignore[attr-defined]
-    request._force_auth_token = token  # type: ignore[attr-defined]
 
 
 def name_request(response: Any, request: HttpRequest) -> None:
@@ -114,6 +110,8 @@ class KitWSGIHandler(ForceAuthClientHandler):
 class AsyncClientHandler(BaseHandler):
     """Run a WSGI-style environ through Django's async request path."""
 
+    _middleware_loaded = False
+
     def __init__(self, enforce_csrf_checks: bool = True) -> None:
         self.enforce_csrf_checks = enforce_csrf_checks
         super().__init__()
@@ -132,8 +130,9 @@ class AsyncClientHandler(BaseHandler):
         ``site`` is where a warning about the response belongs: the test's
         line, when the body is read somewhere else (a def body's drain).
         """
-        if getattr(self, "_middleware_chain", None) is None:
+        if not self._middleware_loaded:  # once, on first use, as Django's
             self.load_middleware(is_async=True)
+            self._middleware_loaded = True
         scope = request_scope(environ, overrides, site)
         body = (overrides or {}).get("_body_file") or environ["wsgi.input"]
         # One pause spans the request: each pause and resume rewires two
@@ -150,9 +149,9 @@ class AsyncClientHandler(BaseHandler):
                     bad = HttpResponseBadRequest()
                     bad.asgi_request = None  # type: ignore[attr-defined]
                     return bad
-                request._dont_enforce_csrf_checks = not self.enforce_csrf_checks  # type: ignore[attr-defined]
+                skip_csrf_checks(request, not self.enforce_csrf_checks)
                 if force_user is not None or force_token is not None:
-                    apply_force_auth(request, force_user, force_token)
+                    force_authenticate(request, force_user, force_token)  # DRF's
                 response = await self.get_response_async(request)
                 conditional_content_removal(request, response)
                 response.asgi_request = request  # type: ignore[attr-defined]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.test.client import AsyncClient, AsyncRequestFactory, Client, RequestFactory
 
+from restflow_parity._thirdparty.cpython import getframe
 from restflow_parity.request._errors import MissingAwaitError, WrongStackError
 from restflow_parity.variants._mode import STACKS, other
 
@@ -375,7 +375,7 @@ def _describe_sender(sender: Any) -> str:
 
 def _find_sender() -> Any:
     """The client or factory on this thread's stack, innermost first."""
-    frame = sys._getframe(2)
+    frame = getframe(2)
     while frame is not None:
         candidate = frame.f_locals.get("self")
         if candidate is not None and _is_sender(candidate):

@@ -4,9 +4,10 @@ loop runs here (an ``async def`` body)."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import warnings
 from typing import Any
+
+from restflow_parity._thirdparty.cpython import getframe
 
 __all__ = ["Site", "call_site", "in_event_loop", "warn_at"]
 
@@ -44,7 +45,7 @@ Site = tuple[str, int, dict[str, Any]]
 
 def call_site() -> Site:
     """The file, line and globals of the innermost frame outside the kit."""
-    frame = sys._getframe(1)
+    frame = getframe(1)
     while frame.f_back is not None and _internal(frame.f_code.co_filename):
         frame = frame.f_back
     return frame.f_code.co_filename, frame.f_lineno, frame.f_globals

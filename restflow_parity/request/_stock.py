@@ -42,7 +42,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponseBase, StreamingHttpResponse
 from django.test.client import RequestFactory
+from rest_framework.test import ForceAuthClientHandler
 
+from restflow_parity._thirdparty.drf import forced_auth
 from restflow_parity.middleware import ensure_scope
 from restflow_parity.request._affinity import served_here
 from restflow_parity.request._environ import environ_from_scope
@@ -219,10 +221,7 @@ def _wsgi_handler(cls: type) -> Callable[..., Any]:
                 "`await self.async_client.get(...)` (or restflow_parity.test."
                 "APIClient, awaitable in async def bodies)."
             )
-        # DRF's force_authenticate() state lives on its handler (canary:
-        # tests/test_stock.py).
-        user = getattr(self, "_force_user", None)
-        token = getattr(self, "_force_token", None)
+        user, token = forced_auth(self)  # DRF's force_authenticate() state
         response = serve_on_asgi(_twin(self, AsyncClientHandler), environ, user, token)
         name_request(response, response.asgi_request)  # type: ignore[attr-defined]
         return response
@@ -231,7 +230,9 @@ def _wsgi_handler(cls: type) -> Callable[..., Any]:
 
 
 def _client_name(handler: Any) -> str:
-    return "DRF's APIClient" if hasattr(handler, "_force_user") else "Django's Client"
+    if isinstance(handler, ForceAuthClientHandler):
+        return "DRF's APIClient"
+    return "Django's Client"
 
 
 def serve_on_asgi(

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any, cast
 
 from asgiref.sync import sync_to_async
-from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponseBase, StreamingHttpResponse
 
+from restflow_parity._thirdparty.django import LimitedStream
 from restflow_parity.request._connections import connection_recycling_paused
 from restflow_parity.request._sites import Site, warn_at
 

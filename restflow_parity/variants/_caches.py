@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from restflow_parity._thirdparty.django import locmem_restore, locmem_snapshot
+
 __all__ = ["SETTING", "variant_state"]
 
 SETTING = "RESTFLOW_PARITY_ROLLBACK_CACHES"
@@ -41,14 +43,14 @@ def variant_state() -> Iterator[None]:
     if getattr(_active, "depth", 0) or not _enabled():
         yield
         return
-    saved = [(cache, _snapshot(cache)) for cache in _local_caches()]
+    saved = [(cache, locmem_snapshot(cache)) for cache in _local_caches()]
     _active.depth = 1
     try:
         yield
     finally:
         _active.depth = 0
         for cache, snapshot in saved:
-            _restore(cache, snapshot)
+            locmem_restore(cache, snapshot)
 
 
 def _enabled() -> bool:
@@ -86,22 +88,3 @@ def _locmem_aliases(configured: dict[str, Any]) -> list[str]:
         if isinstance(backend, type) and issubclass(backend, LocMemCache):
             found.append(alias)
     return found
-
-
-# LocMemCache keeps its entries in module-level dicts shared by every
-# instance with the same LOCATION (``_cache``, ``_expire_info``, guarded by
-# ``_lock``); they are copied and restored in place, under that lock, so
-# every instance sees the rollback. The same three attributes in Django 5.2
-# to 6.1; tests/test_variant_state.py fails if they move.
-def _snapshot(cache: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    with cache._lock:
-        return dict(cache._cache), dict(cache._expire_info)
-
-
-def _restore(cache: Any, snapshot: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    entries, expiry = snapshot
-    with cache._lock:
-        cache._cache.clear()
-        cache._cache.update(entries)
-        cache._expire_info.clear()
-        cache._expire_info.update(expiry)

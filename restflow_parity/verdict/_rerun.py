@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from restflow_parity._thirdparty.cpython import interpreter_flags
 from restflow_parity.variants._mode import ENV_VAR, MODES
 from restflow_parity.verdict._report import Report, ReportError
 from restflow_parity.verdict._summary import ParityTally, Variant
@@ -77,11 +78,7 @@ _DROP_FLAGS = {
 def interpreter_options() -> list[str]:
     """This interpreter's own options (``-W``, ``-X``, ``-b``, ``-O``, ``-E``...),
     for a child that must run as this process does."""
-    # CPython's helper, private but long-lived: multiprocessing and
-    # test.support start their children with it. tests/test_results.py is
-    # its canary.
-    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
-    return options
+    return interpreter_flags()
 
 
 def rerun_pytest(config: Any, tally: ParityTally) -> list[str]:

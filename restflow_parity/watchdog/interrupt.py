@@ -18,6 +18,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 
 from restflow_parity._changes import install
+from restflow_parity._thirdparty.asgiref import idles_for_calls, runs_a_call
 from restflow_parity.pytest_plugin import _testloop as testloop
 from restflow_parity.request._affinity import release_all
 from restflow_parity.watchdog.watch import WatchdogInterrupt, current, fired
@@ -163,20 +164,16 @@ def _runs_a_sync_call(frame: FrameType | None) -> bool:
     # A thread serving a loop's thread-sensitive calls runs each one in a work
     # item (asgiref's) or a MainThreadExecutor's _run (the pytest plugin's),
     # inside an idle loop that waits for the next: such a frame above the idle
-    # wait means a call is under way. asgiref's by function name only; if
-    # asgiref renames them, the waiter is interrupted at the end of the grace
-    # period anyway.
+    # wait means a call is under way.
     while frame is not None:
         code = frame.f_code
         if code in testloop.CALL_CODES:
             return True
         if code in testloop.WAIT_CODES:
             return False
-        if code.co_name == "run_until_future":
+        if idles_for_calls(code):
             return False
-        if code.co_name == "run" and code.co_filename.endswith(
-            "current_thread_executor.py"
-        ):
+        if runs_a_call(code):
             return True
         frame = frame.f_back
     return False
@@ -188,7 +185,7 @@ def _waits_for_a_loop(frame: FrameType | None) -> bool:
     # calls, until the loop's coroutine finishes.
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "run_until_future" or code in testloop.WAIT_CODES:
+        if idles_for_calls(code) or code in testloop.WAIT_CODES:
             return True
         frame = frame.f_back
     return False

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import threading
 import traceback
 from types import FrameType
 from typing import Any
 
+from restflow_parity._thirdparty.cpython import current_frames
 from restflow_parity.watchdog.limit import SETTING
 from restflow_parity.watchdog.watch import Watch
 
@@ -29,7 +29,7 @@ MAX_TASKS = 10
 
 def build_report(watch: Watch, watchdog_ident: int | None) -> str:
     """What ``watch``'s request is stuck on, for ``RequestTimeoutError``."""
-    frames = sys._current_frames()
+    frames = current_frames()
     names = {thread.ident: thread.name for thread in threading.enumerate()}
     main = threading.main_thread().ident
     holders, loops = _connections_and_loops()
