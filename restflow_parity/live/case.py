@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from asgiref.sync import iscoroutinefunction
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
@@ -114,17 +114,11 @@ class AsyncAPILiveServerTestCase(AsyncAPITransactionTestCase):
     static_handler: StaticHandler | None = ASGIStaticFilesHandler
     raise_server_exceptions = True
 
-    def __call__(self, result: Any = None) -> None:
+    def _prepare_test(self) -> None:
         self._install_server_check()
-        super().__call__(result)
-
-    def debug(self) -> None:
-        self._install_server_check()
-        super().debug()
+        super()._prepare_test()
 
     def _install_server_check(self) -> None:
-        # When the test starts, not in __init__: Django's --parallel pickles
-        # test instances, and a closure on the instance is not picklable.
         method = getattr(self, self._testMethodName, None)
         if method is None:
             return

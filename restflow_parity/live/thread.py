@@ -28,6 +28,7 @@ from django.utils.module_loading import import_string
 from restflow_parity._changes import install
 from restflow_parity.live.asgi_types import ASGIApp, Receive, Scope, Send, StaticHandler
 from restflow_parity.live.servers import BACKENDS, GRACE_SECONDS, selected_server
+from restflow_parity.request._connections import close_borrowed
 
 __all__ = [
     "AsyncLiveServerThread",
@@ -279,14 +280,7 @@ class AsyncLiveServerThread(threading.Thread):
         with self._lock:
             opened, self._opened = self._opened, set()
         for conn in opened:
-            if conn.connection is None:
-                continue
-            # Its thread is done with it (or gone): the server has stopped.
-            conn.inc_thread_sharing()
-            try:
-                conn.close()
-            finally:
-                conn.dec_thread_sharing()
+            close_borrowed(conn)  # the server has stopped: its threads are done
 
     def wait_idle(self, timeout: float = GRACE_SECONDS) -> bool:
         """Wait for the requests in flight to finish; True when they all did."""

@@ -25,6 +25,7 @@ from restflow_parity.watchdog import note_connections
 
 __all__ = [
     "aclosing_worker_connections",
+    "close_borrowed",
     "closing_worker_connections",
     "connection_recycling_paused",
 ]
@@ -139,11 +140,20 @@ async def _aclose_all(opened: list[BaseDatabaseWrapper]) -> None:
 
 def _close_all(opened: list[BaseDatabaseWrapper]) -> None:
     for conn in opened:
-        if conn.connection is None or conn.in_atomic_block:
-            continue
-        # Its thread is idle now (or gone): borrow the connection to close it.
-        conn.inc_thread_sharing()
-        try:
-            conn.close()
-        finally:
-            conn.dec_thread_sharing()
+        if not conn.in_atomic_block:
+            close_borrowed(conn)
+
+
+def close_borrowed(conn: BaseDatabaseWrapper) -> None:
+    """Close another thread's connection, once that thread is idle or gone.
+
+    Django refuses to close a connection from a thread that did not open it
+    unless it is shared; it is, for the close.
+    """
+    if conn.connection is None:
+        return
+    conn.inc_thread_sharing()
+    try:
+        conn.close()
+    finally:
+        conn.dec_thread_sharing()

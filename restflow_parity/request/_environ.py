@@ -59,32 +59,29 @@ CGI_KEYS = frozenset(
     }
 )
 
-# What build_scope() turns into scope fields; any other non-header key is lost
-# on the way to an ASGIRequest.
-_CARRIED = frozenset(
+# The CGI variables build_scope() has no scope field for: lost on the way to
+# an ASGIRequest. Everything else it carries, with the wsgi.* keys.
+_LOST_CGI = frozenset(
     {
-        "CONTENT_LENGTH",
-        "CONTENT_TYPE",
-        "PATH_INFO",
-        "QUERY_STRING",
-        "RAW_URI",
-        "REMOTE_ADDR",
-        "REMOTE_PORT",
-        "REQUEST_METHOD",
-        "REQUEST_URI",
-        "SCRIPT_NAME",
-        "SERVER_NAME",
-        "SERVER_PORT",
-        "SERVER_PROTOCOL",
-        "wsgi.errors",
-        "wsgi.input",
-        "wsgi.multiprocess",
-        "wsgi.multithread",
-        "wsgi.run_once",
-        "wsgi.url_scheme",
-        "wsgi.version",
+        "AUTH_TYPE",
+        "GATEWAY_INTERFACE",
+        "HTTPS",
+        "PATH_TRANSLATED",
+        "REMOTE_HOST",
+        "REMOTE_IDENT",
+        "REMOTE_USER",
+        "SERVER_SOFTWARE",
     }
 )
+_CARRIED = (CGI_KEYS - _LOST_CGI) | {
+    "wsgi.errors",
+    "wsgi.input",
+    "wsgi.multiprocess",
+    "wsgi.multithread",
+    "wsgi.run_once",
+    "wsgi.url_scheme",
+    "wsgi.version",
+}
 
 
 #: The CGI names that carry a header (RFC 3875 puts these two outside HTTP_*).

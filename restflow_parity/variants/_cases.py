@@ -55,18 +55,19 @@ class AsyncAPITestCaseMixin(ParityAssertions, SimpleTestCase):
     async_client: AsyncAPIClient  # type: ignore[assignment]
 
     def __call__(self, result: Any = None) -> None:
-        self._install_async_hooks()
+        self._prepare_test()
         with recording(None):  # a forgotten await fails the test
             super().__call__(result)
 
     def debug(self) -> None:
-        self._install_async_hooks()
+        self._prepare_test()
         with recording(None):
             super().debug()
 
-    def _install_async_hooks(self) -> None:
-        # When the test starts, not in __init__: test instances must stay
-        # picklable for Django's --parallel, and closures are not.
+    def _prepare_test(self) -> None:
+        """Wrap the test method as it starts (subclasses add their wrappers
+        before calling this one); not in __init__: test instances must stay
+        picklable for Django's --parallel, and closures are not."""
         method = getattr(self, self._testMethodName, None)
         if method is not None and iscoroutinefunction(method):
             setattr(self, self._testMethodName, self._with_async_hooks(method))
