@@ -15,7 +15,7 @@ import importlib.util
 import os
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
@@ -68,6 +68,24 @@ def _run_loop(thread: ServerHost, serve: Awaitable[None]) -> None:
     asyncio.run(main())
 
 
+async def _stop_accepting(fds: Iterable[int]) -> None:
+    """Stop taking connections, and let those already taken reach the server.
+
+    asyncio accepts a waiting connection in one step and attaches it to its
+    server in a later one. A server closed in between (uvicorn's and
+    hypercorn's shutdown close theirs at once) refuses it, and its socket is
+    dropped open: a ResourceWarning for an unclosed transport (Python 3.13),
+    under ``-W error`` a failure in whatever test collects it. With the
+    listening socket unhooked first, every taken connection reaches the
+    server, which closes it as it stops.
+    """
+    loop = asyncio.get_running_loop()
+    for fd in fds:
+        loop.remove_reader(fd)
+    await asyncio.sleep(0)  # the taken connections' transports attach
+    await asyncio.sleep(0)  # and their protocols see connection_made
+
+
 def _serve_uvicorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> None:
     import uvicorn
 
@@ -85,6 +103,10 @@ def _serve_uvicorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> Non
                     loop.call_soon_threadsafe(self.wake.set)
 
             thread._on_started(stop)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await _stop_accepting(sock.fileno() for sock in sockets or ())
+            await super().shutdown(sockets=sockets)
 
         async def main_loop(self) -> None:
             # uvicorn polls should_exit every 0.1 s; wake as soon as stop() asks.
@@ -115,7 +137,8 @@ def _serve_hypercorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> N
     hypercorn_asyncio = importlib.import_module("hypercorn.asyncio")
     config = hypercorn_config.Config()
     # Hypercorn owns (and closes) the socket it is given: hand it a duplicate.
-    config.bind = [f"fd://{os.dup(sock.fileno())}"]
+    fd = os.dup(sock.fileno())
+    config.bind = [f"fd://{fd}"]
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = GRACE_SECONDS
@@ -130,8 +153,12 @@ def _serve_hypercorn(thread: ServerHost, app: ASGIApp, sock: socket.socket) -> N
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(shutdown.set)
 
+        async def stopped() -> None:
+            await shutdown.wait()
+            await _stop_accepting([fd])
+
         thread._on_started(stop)
-        await hypercorn_asyncio.serve(app, config, shutdown_trigger=shutdown.wait)
+        await hypercorn_asyncio.serve(app, config, shutdown_trigger=stopped)
 
     _run_loop(thread, serve())
 
