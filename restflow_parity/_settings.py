@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -31,11 +32,14 @@ class CachedSetting(Generic[T]):
         self._convert = convert
         self._value: T = _UNREAD
         self._change = f"setting_changed receiver ({name})"
+        self._changes = 0
+        self._lock = threading.Lock()
 
     def get(self) -> T:
         value = self._value
         if value is _UNREAD:
             install(self._change, self._connect, self._disconnect)
+            seen = self._changes
             # Without settings (the request path's parts used alone), the default.
             configured = settings.configured
             raw = (
@@ -43,11 +47,22 @@ class CachedSetting(Generic[T]):
                 if configured
                 else self._default
             )
-            value = self._value = self._convert(raw)
+            value = self._convert(raw)
+            with self._lock:
+                # Kept only if nothing changed while it was read: a change
+                # (an override ending in another thread) would otherwise be
+                # overwritten with the value from before it, for good.
+                if self._changes == seen:
+                    self._value = value
         return value
 
     def _forget(self, *, setting: str, **kwargs: Any) -> None:
         if setting == self.name:
+            self._reset()
+
+    def _reset(self) -> None:
+        with self._lock:
+            self._changes += 1
             self._value = _UNREAD
 
     def _connect(self) -> None:
@@ -56,4 +71,4 @@ class CachedSetting(Generic[T]):
 
     def _disconnect(self) -> None:
         setting_changed.disconnect(dispatch_uid=self._change)
-        self._value = _UNREAD
+        self._reset()
