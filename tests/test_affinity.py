@@ -102,6 +102,26 @@ def test_both_threads_share_one_core_while_a_request_is_in_flight() -> None:
     assert sorted(mask()) == every
 
 
+def test_a_request_from_a_thread_on_one_core_leaves_sharing_on() -> None:
+    # The setting is read again after each change, by the next request's
+    # thread. A thread on one core (held by another request, or pinned by the
+    # test) must not read that the machine cannot share, for the rest of
+    # the run.
+    every = sorted(mask())
+    with override_settings(**{SETTING: True}):
+        pass  # a change: the next request reads the setting again
+
+    def send_on_one_core() -> None:
+        os.sched_setaffinity(0, {every[0]})
+        send_from_async_body(AsyncAPIClient())
+
+    thread = threading.Thread(target=send_on_one_core)
+    thread.start()
+    thread.join()
+    seen, _ = send_from_async_body(AsyncAPIClient())
+    assert len(seen["loop"]) == 1
+
+
 def test_a_def_bodys_request_shares_the_core_with_the_thread_that_sends_it() -> None:
     every = sorted(mask())
     client = make_client("async", awaitable=False)  # blocks, on the async stack

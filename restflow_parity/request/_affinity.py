@@ -340,15 +340,7 @@ def enabled() -> bool:
     return _enabled.get()
 
 
-_getcpu: Callable[[], int] | None = None
-
-
 def _supported() -> bool:
-    global _getcpu
-    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
-        return False
-    if _getcpu is None:
-        _getcpu = _find_getcpu()
     return _getcpu is not None
 
 
@@ -369,3 +361,15 @@ def _find_getcpu() -> Callable[[], int] | None:
 def _current_cpu() -> int:
     assert _getcpu is not None  # enabled() found it
     return _getcpu()
+
+
+def _platform_getcpu() -> Callable[[], int] | None:
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        return None
+    return _find_getcpu()
+
+
+#: sched_getcpu() where this process may share: looked up at import, when no
+#: thread is held yet. Later, the calling thread's own mask may be the one
+#: core a request holds it on, which is not what the process may use.
+_getcpu: Callable[[], int] | None = _platform_getcpu()
