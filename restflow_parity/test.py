@@ -156,3 +156,11 @@ except ImportError:
     pass
 else:
     __all__ += ["DjangoTestAdapter", "HeaderDict", "MockOriginalResponse"]
+
+# DRF 3.16 has CoreAPIClient (a stub without coreapi); 3.17 removed it.
+try:
+    from rest_framework.test import CoreAPIClient  # type: ignore[attr-defined]
+except ImportError:
+    pass
+else:
+    __all__ += ["CoreAPIClient"]
