@@ -41,6 +41,11 @@ def _named(*names: str, prefixes: tuple[str, ...] = ()) -> Callable[[str], bool]
     return lambda field: field in wanted or field.startswith(prefixes)
 
 
+def _only_dropped_input(diff: Difference) -> bool:
+    differ = set(diff.left or ()) ^ set(diff.right or ())
+    return bool(differ) and all(w.startswith("DroppedInputWarning") for w in differ)
+
+
 def _with_sync(diff: Difference) -> bool:
     return "sync" in diff.pair
 
@@ -237,6 +242,15 @@ CAUSES: tuple[Cause, ...] = (
         STACKS,
         _PATH_FIELDS,
         lambda diff: _with_sync(diff) and _invalid_utf8_path(diff),
+    ),
+    Cause(
+        "dropped-input",
+        "the drop-ins warn (DroppedInputWarning) where Django's and DRF's clients "
+        "drop what the test wrote; a server is sent what the client sends",
+        f"{MIGRATING}#deliberate-differences",
+        SERVER,
+        _named("warnings"),
+        lambda diff: _only_dropped_input(diff),
     ),
     Cause(
         "loopback",

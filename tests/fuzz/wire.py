@@ -182,12 +182,17 @@ def _target(request: FuzzRequest, cgi: dict[str, Any]) -> bytes:
             b"?"
         )
         parts = [query] if query else []
+    given = b""
     if request.method in QUERY_VERBS and not request.generic and request.query_data:
         if request.query_params:
             raise Refused("query_params and data are mutually exclusive")
-        parts.append(urlencode(list(request.query_data), doseq=True).encode())
+        given = urlencode(list(request.query_data), doseq=True).encode()
     if request.query_params:
-        parts.append(urlencode(list(request.query_params), doseq=True).encode())
+        given = urlencode(list(request.query_params), doseq=True).encode()
+    if given:
+        # Django's and DRF's rule, which the drop-ins keep (with a
+        # DroppedInputWarning): data= or query_params= is the whole query.
+        parts = [given]
     joined = b"&".join(part for part in parts if part)
     return path + b"?" + joined if joined else path
 
