@@ -321,6 +321,7 @@ EXAMPLES: dict[str, FuzzRequest] = {
     ),
     "wsgi-cookie-bytes": FuzzRequest("GET", "/fuzz/", cookies=(("a", "ę"),)),
     "wsgi-invalid-path": FuzzRequest("GET", "/fuzz/%FF"),
+    "dropped-input": FuzzRequest("GET", "/fuzz/?a=1", query_params=(("b", "2"),)),
     "loopback": FuzzRequest("GET", "/fuzz/", extra=(("REMOTE_ADDR", "10.1.2.3"),)),
     "dot-segments": FuzzRequest("GET", "/fuzz/a/../b"),
     "server-scope-keys": FuzzRequest("GET", "/fuzz/"),
@@ -352,6 +353,13 @@ def test_documented_difference(routes: Routes, cause: Any) -> None:
         if explain(diff) is cause
     ]
     assert shown, f"{cause.name}: no difference on {request.as_code()}"
+
+
+def test_query_params_replace_the_urls_query_everywhere(routes: Routes) -> None:
+    # Django's and DRF's rule, kept by the drop-ins and by the wire model.
+    request = FuzzRequest("GET", "/fuzz/?a=1", query_params=(("b", "2"),))
+    outcomes = send(routes, request)
+    assert same(read(outcomes, "GET")) == [("b", ["2"])]
 
 
 def test_multipart_files_agree_everywhere(routes: Routes) -> None:
